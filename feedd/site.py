@@ -1,0 +1,66 @@
+"""The published site: an immutable mapping from URL path to ready-to-send bytes."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+
+ATOM = "application/atom+xml; charset=utf-8"
+RSS = "application/rss+xml; charset=utf-8"
+JSON_FEED = "application/feed+json; charset=utf-8"
+HTML = "text/html; charset=utf-8"
+
+# Level 6 is within a few percent of 9 in size on feeds, at a third of the time.
+_GZIP_LEVEL = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One document, with everything a conditional or compressed response needs precomputed."""
+
+    body: bytes
+    gzipped: bytes
+    content_type: str
+    etag: str
+    gzip_etag: str
+    last_modified: datetime | None
+
+
+def make_resource(body: bytes, content_type: str, last_modified: datetime | None) -> Resource:
+    digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+    return Resource(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0),
+        content_type=content_type,
+        etag=f'"{digest}"',
+        gzip_etag=f'"{digest}-gz"',
+        last_modified=last_modified,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """What the server answers from, swapped whole: a reader never sees half an update.
+
+    `resources` maps a decoded URL path (`/feed.atom`, `/articles/x.html`) to its `Resource`.
+    """
+
+    resources: Mapping[str, Resource]
+    articles: int
+    rejected: int
+    updated: datetime | None
+
+    @classmethod
+    def create(
+        cls,
+        resources: Mapping[str, Resource],
+        *,
+        articles: int,
+        rejected: int,
+        updated: datetime | None,
+    ) -> Site:
+        return cls(MappingProxyType(dict(resources)), articles, rejected, updated)

@@ -1,0 +1,66 @@
+"""Bytes to clean text: decoding, line endings, and characters XML cannot carry."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+# C0 controls but tab and newline, DEL, C1 controls, surrogates, U+FFFE/U+FFFF: a single one of
+# these makes lxml (and so feedgen) refuse a whole feed, so they go before anything else sees the text.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+# Signatures of formats that are certainly not articles, whatever their file name says.
+_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"RIFF": "a RIFF (WebP, WAV, AVI) file",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive",
+    b"\x1f\x8b": "a gzip archive",
+    b"\x7fELF": "an executable",
+}
+# Bytes that text in any single-byte encoding rarely has: C0 controls but whitespace, DEL, and
+# the five bytes Windows-1252 leaves undefined.
+_NON_TEXT_BYTES = frozenset(
+    [*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0x81, 0x8D, 0x8F, 0x90, 0x9D]
+)
+_SAMPLE = 8192
+_MAX_NON_TEXT_SHARE = 0.08
+
+
+def binary_reason(raw: bytes) -> str | None:
+    """Why `raw` is not text, or None when it may be."""
+    for magic, kind in _MAGIC.items():
+        if raw.startswith(magic):
+            return f"binary file ({kind})"
+    if b"\x00" in raw:
+        return "binary file (contains NUL bytes)"
+    sample = raw[:_SAMPLE]
+    if sample:
+        non_text = sum(1 for byte in sample if byte in _NON_TEXT_BYTES)
+        if non_text / len(sample) > _MAX_NON_TEXT_SHARE:
+            return "binary file (mostly control characters)"
+    return None
+
+
+def decode(raw: bytes) -> tuple[str, tuple[str, ...]]:
+    """Decode an article's bytes to clean text with `\\n` line endings, and any warnings.
+
+    UTF-8 first (a BOM dropped); bytes that are not valid UTF-8 are read as Windows-1252 so the
+    text is kept rather than lost.
+    """
+    warnings: tuple[str, ...] = ()
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        text = raw.decode("cp1252", errors="replace")
+        warnings = (f"not valid UTF-8 (at byte {error.start}); read as Windows-1252",)
+    return clean(text.replace("\r\n", "\n").replace("\r", "\n")), warnings
+
+
+def clean(text: str) -> str:
+    """Remove every character that XML 1.0 forbids or that no reader wants to see."""
+    return _FORBIDDEN.sub("", text)
