@@ -113,7 +113,7 @@ def _common(settings: Settings) -> dict[str, object]:
     return {
         "settings": settings,
         "links": _links(settings),
-        "css": Markup(CSS),
+        "css": Markup(CSS),  # noqa: S704 (our own constant stylesheet)
         "csp": CONTENT_SECURITY_POLICY,
         "site_dir": direction(settings.title, settings.language).dir,
     }
