@@ -82,6 +82,8 @@ def _configure_logging(verbose: bool) -> None:
         format=stamp + "%(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    # watchfiles logs every batch at INFO; feedd logs what the batch did instead.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
 def _scan(settings: Settings) -> Library | None:
@@ -137,6 +139,6 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from feedd.daemon import run
+    from feedd.daemon import run  # aiohttp and watchfiles load only for the daemon
 
-    return run(settings)
+    return run(settings, reload_settings=lambda: _settings(args))

@@ -1,0 +1,133 @@
+"""`feedd serve`: the watcher, the publisher and the HTTP server, under systemd's eye."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from feedd.config import Settings, SettingsError
+from feedd.library import Library
+from feedd.publisher import Publisher, Update
+from feedd.server import Published, create_app
+from feedd.systemd import Notifier
+from feedd.watch import FolderWatcher
+
+log = logging.getLogger(__name__)
+
+# Idle keep-alive connections are closed after this many seconds, so they cannot pile up.
+_KEEPALIVE_SECONDS = 15
+_SHUTDOWN_SECONDS = 10
+
+
+def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
+    """Serve until SIGTERM or SIGINT; SIGHUP re-reads the settings and rescans."""
+    if not settings.seeds.is_dir():
+        log.error("%s: not a folder", settings.seeds)
+        return 2
+    try:
+        return asyncio.run(_serve(settings, reload_settings))
+    except OSError as error:
+        log.error("cannot serve on %s:%d: %s", settings.host, settings.port, error.strerror)
+        return 1
+
+
+async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
+    loop = asyncio.get_running_loop()
+    notifier = Notifier(os.environ)
+    published = Published(settings)
+    first_site = asyncio.Event()
+
+    def swap(update: Update) -> None:
+        """On the loop: the one place a new site goes live."""
+        published.site = update.site
+        if update.first_event is not None:
+            published.metrics.observe_update(time.monotonic() - update.first_event)
+        if update.rescanned:
+            published.metrics.rescans += 1
+        if not first_site.is_set():
+            first_site.set()
+            notifier.ready(f"serving {update.site.articles} articles")
+        else:
+            notifier.status(f"serving {update.site.articles} articles")
+
+    publisher = Publisher(settings, lambda update: loop.call_soon_threadsafe(swap, update))
+    watcher = _watcher(settings, publisher)
+    watcher.start()  # before the first scan, so nothing written during it is missed
+    publisher.start()
+
+    runner = web.AppRunner(
+        create_app(published),
+        handle_signals=False,
+        access_log=log if settings.access_log else None,
+        keepalive_timeout=_KEEPALIVE_SECONDS,
+        shutdown_timeout=_SHUTDOWN_SECONDS,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
+        await site.start()
+        for address in runner.addresses:
+            host, port = address[0], address[1]
+            log.info("listening on http://%s:%d/ (watching %s)", host, port, settings.seeds)
+
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+
+        def reload() -> None:
+            nonlocal watcher
+            notifier.reloading()
+            new = _reloaded(published.settings, reload_settings)
+            if new is not None:
+                published.settings = new
+                publisher.reload(new)
+                if os.path.realpath(new.seeds) != watcher.root:
+                    watcher.stop()
+                    watcher = _watcher(new, publisher)
+                    watcher.start()
+            notifier.notify("READY=1")
+
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        watchdog = asyncio.create_task(notifier.watchdog())
+        await stop.wait()
+
+        log.info("stopping: finishing requests in flight")
+        notifier.stopping()
+        watchdog.cancel()
+        await asyncio.gather(watchdog, return_exceptions=True)
+    finally:
+        await runner.cleanup()
+        await asyncio.to_thread(watcher.stop)
+        await asyncio.to_thread(publisher.stop)
+    return 0
+
+
+def _watcher(settings: Settings, publisher: Publisher) -> FolderWatcher:
+    library_rules = Library(settings)
+    return FolderWatcher(
+        library_rules.root,
+        settings.debounce_ms,
+        on_paths=publisher.changed,
+        on_rescan=publisher.rescan,
+        is_candidate=library_rules.is_candidate_path,
+    )
+
+
+def _reloaded(current: Settings, reload_settings: Callable[[], Settings]) -> Settings | None:
+    try:
+        new = reload_settings()
+    except SettingsError as error:
+        log.error("reload refused, keeping the running settings: %s", error)
+        return None
+    if (new.host, new.port) != (current.host, current.port):
+        log.warning("host and port changes take effect at the next restart")
+        new = dataclasses.replace(new, host=current.host, port=current.port)
+    log.info("settings reloaded; rescanning %s", new.seeds)
+    return new

@@ -1,0 +1,177 @@
+"""The single writer: one thread that owns the `Library`, applies changes and renders `Site`s.
+
+Requests (changed paths, rescans, reloads) arrive on a queue from any thread; everything that
+is pending when the thread wakes is handled as one batch, so a burst of thousands of files
+costs a few renders, not thousands. Parsing and rendering never touch the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from feedd.config import Settings
+from feedd.library import Changes, Library
+from feedd.render import render_site
+from feedd.site import Site
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What one batch did, for the log and `/metrics`."""
+
+    site: Site
+    changed: int
+    new_rejections: tuple[tuple[str, str], ...]
+    rescanned: bool
+    first_event: float | None  # time.monotonic() of the oldest event in the batch
+
+
+@dataclass(frozen=True, slots=True)
+class _Paths:
+    paths: frozenset[str]
+    seen_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Rescan:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Reload:
+    settings: Settings
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    pass
+
+
+_Request = _Paths | _Rescan | _Reload | _Stop
+
+
+@dataclass
+class Publisher:
+    """Call `start()`, then feed it; `on_update` is called from the publisher thread."""
+
+    settings: Settings
+    on_update: Callable[[Update], None]
+    _queue: queue.SimpleQueue[_Request] = field(default_factory=queue.SimpleQueue)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="feedd-publisher", daemon=True)
+        self._thread.start()
+        self.rescan()
+
+    def changed(self, paths: Iterable[str], seen_at: float | None = None) -> None:
+        self._queue.put(_Paths(frozenset(paths), seen_at or time.monotonic()))
+
+    def rescan(self) -> None:
+        self._queue.put(_Rescan())
+
+    def reload(self, settings: Settings) -> None:
+        self._queue.put(_Reload(settings))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._queue.put(_Stop())
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        library = Library(self.settings)
+        current: Site | None = None
+        next_rescan = self._next_rescan()
+        while True:
+            batch = self._wait(next_rescan)
+            if any(isinstance(request, _Stop) for request in batch):
+                return
+            try:
+                reloads = [request for request in batch if isinstance(request, _Reload)]
+                if reloads:
+                    self.settings = reloads[-1].settings
+                    library, current = Library(self.settings), None
+                rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
+                changes = _merge(
+                    library.scan() if rescan else None,
+                    library.apply(_union(batch)) if _union(batch) else None,
+                )
+                if rescan:
+                    next_rescan = self._next_rescan()
+                if current is not None and not changes:
+                    continue
+                current = render_site(
+                    library.articles,
+                    len(library.rejected),
+                    self.settings,
+                    previous=current,
+                    changed=changes.changed,
+                )
+                seen = [r.seen_at for r in batch if isinstance(r, _Paths)]
+                self.on_update(
+                    Update(
+                        current,
+                        len(changes.changed),
+                        changes.new_rejections,
+                        rescan,
+                        min(seen) if seen else None,
+                    )
+                )
+                _log(changes, library, rescan)
+            except Exception:
+                # A bug must not stop publishing: the last good site stays served.
+                log.exception("update failed; still serving the previous site")
+
+    def _wait(self, next_rescan: float | None) -> list[_Request | None]:
+        """Block until something is asked (None stands for a periodic rescan), then take
+        everything else already pending."""
+        timeout = None if next_rescan is None else max(0.0, next_rescan - time.monotonic())
+        try:
+            batch: list[_Request | None] = [self._queue.get(timeout=timeout)]
+        except queue.Empty:
+            batch = [None]
+        while True:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                return batch
+
+    def _next_rescan(self) -> float | None:
+        interval = self.settings.rescan_interval
+        return time.monotonic() + interval if interval > 0 else None
+
+
+def _log(changes: Changes, library: Library, rescanned: bool) -> None:
+    """One line per update, then each new rejection and warning once (never at every rescan)."""
+    log.info(
+        "published %d articles: %d changed, %d rejected%s",
+        len(library.articles),
+        len(changes.changed),
+        len(library.rejected),
+        " (full rescan)" if rescanned else "",
+    )
+    for path, reason in changes.new_rejections:
+        log.warning("rejected %s: %s", path, reason)
+    for path in sorted(changes.changed):
+        article = library.articles.get(path)
+        for warning in article.warnings if article else ():
+            log.warning("%s: warning: %s", path, warning)
+
+
+def _union(batch: Iterable[_Request | None]) -> frozenset[str]:
+    return frozenset().union(*(r.paths for r in batch if isinstance(r, _Paths)))
+
+
+def _merge(*results: Changes | None) -> Changes:
+    present = [r for r in results if r is not None]
+    return Changes(
+        frozenset().union(*(r.changed for r in present)),
+        tuple(rejection for r in present for rejection in r.new_rejections),
+    )

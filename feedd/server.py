@@ -1,0 +1,197 @@
+"""The HTTP face: answers every request from the current `Site`'s prebuilt bytes.
+
+Nothing here reads a file or renders anything; a new `Site` is swapped in by one assignment to
+`Published.site`, so a request sees either the old site or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+from aiohttp import hdrs, web
+
+from feedd import site as kinds
+from feedd.config import Settings
+from feedd.metrics import Metrics
+from feedd.pages import CONTENT_SECURITY_POLICY
+from feedd.site import Resource, Site
+
+_ALLOWED = "GET, HEAD"
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Server": "feedd",
+}
+_HTML_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY + "; frame-ancestors 'none'"}
+# Web-based readers fetch feeds from the browser; the feeds are public anyway.
+_FEED_HEADERS = {"Access-Control-Allow-Origin": "*"}
+
+
+@dataclass
+class Published:
+    """What the server answers from, swapped by the daemon: `site` is None until the first
+    scan is rendered; `settings` changes on SIGHUP."""
+
+    settings: Settings
+    site: Site | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+
+
+PUBLISHED = web.AppKey("published", Published)
+
+
+def create_app(published: Published) -> web.Application:
+    app = web.Application(handler_args={"max_line_size": 8190, "max_field_size": 8190})
+    app[PUBLISHED] = published
+    app.add_routes(
+        [
+            web.get("/healthz", healthz),
+            web.get("/metrics", metrics),
+            web.route("*", "/{path:.*}", document),
+        ]
+    )
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    published = request.app[PUBLISHED]
+    site = published.site
+    if site is None:
+        body, status = {"status": "starting", "articles": 0, "rejected": 0, "updated": None}, 503
+    else:
+        updated = site.updated.astimezone(UTC).isoformat() if site.updated else None
+        body = {
+            "status": "ok",
+            "articles": site.articles,
+            "rejected": site.rejected,
+            "updated": updated,
+        }
+        status = 200
+    return _count(published, _dynamic(json.dumps(body), "application/json", status))
+
+
+async def metrics(request: web.Request) -> web.Response:
+    published = request.app[PUBLISHED]
+    site = published.site
+    text = published.metrics.render(
+        articles=site.articles if site else 0, rejected=site.rejected if site else 0
+    )
+    return _count(published, _dynamic(text, "text/plain; version=0.0.4; charset=utf-8", 200))
+
+
+async def document(request: web.Request) -> web.Response:
+    published = request.app[PUBLISHED]
+    if request.method not in (hdrs.METH_GET, hdrs.METH_HEAD):
+        return _count(published, _error(405, "method not allowed", {"Allow": _ALLOWED}))
+    site = published.site
+    if site is None:
+        return _count(published, _error(503, "starting, try again shortly", {"Retry-After": "1"}))
+    resource = site.resources.get(request.path)
+    if resource is None:
+        return _count(published, _error(404, "not found"))
+    return _count(published, respond(request, resource, published.settings.cache_max_age))
+
+
+def respond(request: web.Request, resource: Resource, max_age: int) -> web.Response:
+    """A 200 or a 304 for `resource`, with the gzip variant when the client accepts it."""
+    gzipped = accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING, ""))
+    etag = resource.gzip_etag if gzipped else resource.etag
+    headers = {
+        hdrs.ETAG: etag,
+        hdrs.CACHE_CONTROL: f"public, max-age={max_age}",
+        hdrs.VARY: hdrs.ACCEPT_ENCODING,
+        **_SECURITY_HEADERS,
+        **(_HTML_HEADERS if resource.content_type == kinds.HTML else _FEED_HEADERS),
+    }
+    if not_modified(request, etag, resource.last_modified):
+        return web.Response(status=304, headers=headers)
+    headers[hdrs.CONTENT_TYPE] = resource.content_type
+    if resource.last_modified is not None:
+        headers[hdrs.LAST_MODIFIED] = http_date(resource.last_modified)
+    if gzipped:
+        headers[hdrs.CONTENT_ENCODING] = "gzip"
+    return web.Response(body=resource.gzipped if gzipped else resource.body, headers=headers)
+
+
+def not_modified(request: web.Request, etag: str, last_modified: datetime | None) -> bool:
+    """RFC 9110 section 13.2.2: If-None-Match (weak comparison) decides when present; only
+    without it is If-Modified-Since considered."""
+    if_none_match = request.headers.get(hdrs.IF_NONE_MATCH)
+    if if_none_match is not None:
+        return etag_matches(if_none_match, etag)
+    if_modified_since = request.headers.get(hdrs.IF_MODIFIED_SINCE)
+    if if_modified_since is None or last_modified is None:
+        return False
+    try:
+        since = parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return last_modified.replace(microsecond=0) <= since
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    opaque = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == opaque for tag in header.split(","))
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding value admits gzip (a `q=0` refuses it)."""
+    star = False
+    for item in header.lower().split(","):
+        coding, _, params = item.partition(";")
+        coding = coding.strip()
+        if coding not in ("gzip", "x-gzip", "*"):
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if coding == "*":
+            star = quality > 0
+        else:
+            return quality > 0
+    return star
+
+
+def http_date(when: datetime) -> str:
+    return format_datetime(when.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+def _dynamic(text: str, content_type: str, status: int) -> web.Response:
+    return web.Response(
+        text=text,
+        status=status,
+        headers={
+            hdrs.CONTENT_TYPE: content_type,
+            hdrs.CACHE_CONTROL: "no-store",
+            **_SECURITY_HEADERS,
+        },
+    )
+
+
+def _error(status: int, message: str, extra: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        text=message + "\n",
+        status=status,
+        headers={
+            hdrs.CONTENT_TYPE: "text/plain; charset=utf-8",
+            **_SECURITY_HEADERS,
+            **(extra or {}),
+        },
+    )
+
+
+def _count(published: Published, response: web.Response) -> web.Response:
+    published.metrics.requests[response.status] += 1
+    return response

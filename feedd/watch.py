@@ -1,0 +1,122 @@
+"""Watch the folder with watchfiles and hand changed relative paths to the publisher.
+
+Events only say *where* to look: the library acts on what `stat` says now, so dropped or
+reordered events cost nothing but latency, and the periodic rescan catches anything missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import watchfiles
+
+log = logging.getLogger(__name__)
+
+# Once a change is seen, batches are cut after `step` quiet milliseconds, and at the latest
+# after this many, so a long burst still shows up while it lasts.
+_MAX_BATCH_MS = 100
+_RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+class FolderWatcher:
+    """A thread running watchfiles on `root`; restarts it (and falls back to polling) on failure."""
+
+    def __init__(
+        self,
+        root: str,
+        step_ms: int,
+        *,
+        on_paths: Callable[[set[str], float], None],
+        on_rescan: Callable[[], None],
+        is_candidate: Callable[[str], bool],
+    ) -> None:
+        self.root = root
+        self._step_ms = max(1, step_ms)
+        self._on_paths = on_paths
+        self._on_rescan = on_rescan
+        self._is_candidate = is_candidate
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="feedd-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        failures = 0
+        polling = False
+        while not self._stop.is_set():
+            if not os.path.isdir(self.root):
+                log.warning("%s is missing; waiting for it to come back", self.root)
+                while not self._stop.wait(0.2) and not os.path.isdir(self.root):
+                    pass
+                self._on_rescan()  # it is back: everything in it is new
+                continue
+            try:
+                self._watch(polling)
+                failures = 0
+            except Exception as error:
+                failures += 1
+                if not polling and "limit" in str(error).lower():
+                    log.warning("inotify limit reached (%s); falling back to polling", error)
+                    polling = True
+                else:
+                    log.warning("file watcher failed: %s; rescanning and restarting it", error)
+                self._on_rescan()
+                self._stop.wait(_RETRY_SECONDS[min(failures, len(_RETRY_SECONDS)) - 1])
+
+    def _watch(self, polling: bool) -> None:
+        """Watch until stopped, or until the root itself goes away (its watch dies with it)."""
+        changes_iterator = watchfiles.watch(
+            self.root,
+            watch_filter=None,
+            debounce=_MAX_BATCH_MS,
+            step=self._step_ms,
+            stop_event=self._stop,
+            rust_timeout=1000,
+            yield_on_timeout=True,
+            raise_interrupt=False,
+            force_polling=polling,
+            poll_delay_ms=250,
+            ignore_permission_denied=True,
+        )
+        identity = _identity(self.root)
+        for changes in changes_iterator:
+            seen_at = time.monotonic()
+            if _identity(self.root) != identity:
+                log.warning("%s was removed or replaced; restarting the watcher", self.root)
+                self._on_rescan()
+                return
+            paths = relative_paths(self.root, (path for _, path in changes))
+            if "" in paths:
+                self._on_rescan()  # an event on the root itself says nothing precise
+            wanted = {path for path in paths if path and self._is_candidate(path)}
+            if wanted:
+                self._on_paths(wanted, seen_at)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def relative_paths(root: str, paths: Iterable[str]) -> set[str]:
+    """Paths relative to `root` with `/` separators ("" for the root itself); others dropped."""
+    relative = set()
+    for path in paths:
+        rel = os.path.relpath(path, root)
+        if rel == ".":
+            relative.add("")
+        elif rel != ".." and not rel.startswith(".." + os.sep):
+            relative.add(rel.replace(os.sep, "/"))
+    return relative
