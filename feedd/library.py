@@ -10,6 +10,8 @@ import errno
 import fnmatch
 import logging
 import os
+import posixpath
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +20,9 @@ from feedd.article import Article, ArticleError, parse
 from feedd.config import Settings
 
 log = logging.getLogger(__name__)
+
+# What the walk found at a path: a candidate file's `stat`, or why a folder cannot be listed.
+_Found = os.stat_result | str
 
 _EDITOR_FILES = ("*~", ".#*", "*.swp", "*.swx", "*.tmp", "4913", "#*#")
 
@@ -52,28 +57,31 @@ class Library:
 
     def apply(self, paths: Iterable[str]) -> Changes:
         """Re-read the given relative paths (files or folders) as they are now on disk."""
-        found: dict[str, os.stat_result] = {}
+        found: dict[str, _Found] = {}
         known: set[str] = set()
         everything = set(self.articles) | set(self.rejected)
-        for path in {p.strip("/") for p in paths}:
-            if not path or path == ".":
+        for path in {posixpath.normpath("/" + p).strip("/") for p in paths}:
+            if not path:
                 return self._refresh(dict(self._walk("")), everything, force=True)
             known.update(k for k in everything if k == path or k.startswith(path + "/"))
             found.update(self._walk(path))
         return self._refresh(found, known, force=True)
 
-    def _refresh(self, found: dict[str, os.stat_result], known: set[str], force: bool) -> Changes:
+    def _refresh(self, found: dict[str, _Found], known: set[str], force: bool) -> Changes:
         changed: set[str] = set()
         new_rejections: list[tuple[str, str]] = []
         for path in known - set(found):
             changed.update(self._forget(path))
         for path, st in sorted(found.items()):
-            signature = (st.st_size, st.st_mtime_ns, st.st_ino)
-            if not force and self._signatures.get(path) == signature:
-                continue
-            self._signatures[path] = signature
             before = self.articles.get(path), self.rejected.get(path)
-            self._read(path)
+            if isinstance(st, str):  # a folder that cannot be listed
+                self.rejected[path] = st
+            else:
+                signature = (st.st_size, st.st_mtime_ns, st.st_ino)
+                if not force and self._signatures.get(path) == signature:
+                    continue
+                self._signatures[path] = signature
+                self._read(path)
             after = self.articles.get(path), self.rejected.get(path)
             if after[1] is not None and after[1] != before[1]:
                 new_rejections.append((path, after[1]))
@@ -89,6 +97,7 @@ class Library:
     def _read(self, path: str) -> None:
         try:
             raw, mtime = self._read_bytes(path)
+            _check_name(path)
             article = parse(path, raw, mtime=mtime, tz=self.settings.tz)
         except _NotACandidate:
             self._forget(path)
@@ -127,12 +136,23 @@ class Library:
             raise ArticleError(f"larger than max_article_bytes (over {limit} bytes)")
         return raw, st.st_mtime
 
-    def _walk(self, start: str) -> Iterator[tuple[str, os.stat_result]]:
-        """Candidate files under `start` (relative; "" for the root) with their `stat`."""
-        if start and not all(
-            self._candidate_name(part, is_dir=True) for part in start.split("/")[:-1]
-        ):
+    def _walk(self, start: str) -> Iterator[tuple[str, _Found]]:
+        """Candidate files under `start` (relative; "" for the root) with their `stat`, and
+        folders that cannot be listed with the reason."""
+        parts = start.split("/") if start else []
+        if not all(self._candidate_name(part, is_dir=True) for part in parts[:-1]):
             return
+        # The folders above `start`, so a symlink back to one of them is skipped, as in a scan.
+        seen: set[tuple[int, int]] = set()
+        for depth in range(len(parts)):
+            try:
+                above = os.stat(os.path.join(self.root, *parts[:depth]))
+            except OSError:
+                return
+            key = (above.st_dev, above.st_ino)
+            if key in seen:  # under a symlink back up the tree: a scan never goes there
+                return
+            seen.add(key)
         full = os.path.join(self.root, start)
         try:
             st = os.stat(full)
@@ -141,20 +161,21 @@ class Library:
         if not _inside(self.root, os.path.realpath(full)):
             return
         if stat.S_ISREG(st.st_mode):
-            if self._candidate_name(os.path.basename(start), is_dir=False):
+            if self._candidate_name(parts[-1], is_dir=False):
                 yield start, st
         elif stat.S_ISDIR(st.st_mode) and (
-            not start or self._candidate_name(os.path.basename(start), is_dir=True)
+            not start or self._candidate_name(parts[-1], is_dir=True)
         ):
-            yield from self._walk_dir(start, {(st.st_dev, st.st_ino)})
+            key = (st.st_dev, st.st_ino)
+            if key not in seen:
+                yield from self._walk_dir(start, seen | {key})
 
-    def _walk_dir(
-        self, relative: str, seen: set[tuple[int, int]]
-    ) -> Iterator[tuple[str, os.stat_result]]:
+    def _walk_dir(self, relative: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, _Found]]:
         try:
             entries = list(os.scandir(os.path.join(self.root, relative)))
         except OSError as error:
-            log.warning("cannot list %s: %s", relative or self.root, error.strerror)
+            log.debug("cannot list %s: %s", relative or self.root, error.strerror)
+            yield relative or ".", f"cannot list folder: {error.strerror}"
             return
         for entry in entries:
             path = f"{relative}/{entry.name}" if relative else entry.name
@@ -189,6 +210,30 @@ class Library:
 
 class _NotACandidate(Exception):
     """The path vanished or turned into something that is not an article candidate."""
+
+
+# Characters a path cannot carry into a URL, an id or one line of `feedd check`: lone surrogates
+# (bytes of a name that is not UTF-8, as Python decodes them), C0 and C1 controls, DEL.
+_BAD_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _check_name(path: str) -> None:
+    bad = _BAD_NAME.search(path)
+    if bad is None:
+        return
+    if "\ud800" <= bad.group() <= "\udfff":
+        raise ArticleError("file name is not valid UTF-8")
+    raise ArticleError("file name contains control characters")
+
+
+def display_path(path: str) -> str:
+    """`path` on one printable line: bytes that are not UTF-8 and control characters escaped."""
+    return _BAD_NAME.sub(lambda m: _escape(m.group()), path)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
 
 def _inside(root: str, real: str) -> bool:

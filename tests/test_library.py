@@ -1,0 +1,385 @@
+"""The folder → articles layer, on real files: candidates, rejections, scan and apply."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import corpus
+import pytest
+
+from feedd.config import load_settings
+from feedd.library import Library, display_path
+
+ARTICLE = "date 2021-02-03 Wire\n{title}\n\nBody of {title}.\n"
+
+
+def library(seeds: Path, **overrides: Any) -> Library:
+    return Library(load_settings(environ={}, overrides={"seeds": seeds, **overrides}))
+
+
+def write(root: Path, relative: str, data: str | bytes) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def article(title: str) -> str:
+    return ARTICLE.format(title=title)
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> corpus.Corpus:
+    return corpus.build(tmp_path / "seeds")
+
+
+# The corpus, read whole
+
+
+def test_corpus_articles_field_by_field(hostile: corpus.Corpus) -> None:
+    lib = library(hostile.root)
+    lib.scan()
+    assert set(lib.articles) == set(hostile.good)
+    for path, expected in hostile.good.items():
+        got = lib.articles[path]
+        assert got.path == path
+        assert got.title == expected.title, path
+        assert got.author == expected.author, path
+        assert got.source == expected.source, path
+        assert got.summary.startswith(expected.first_paragraph), path
+        if expected.published:
+            assert got.published == expected.published, path
+        else:  # dated by the file
+            mtime = (hostile.root / path).stat().st_mtime
+            assert got.published == datetime.fromtimestamp(mtime, UTC), path
+        assert bool(got.warnings) == expected.warns, (path, got.warnings)
+
+
+def test_corpus_rejections_with_reasons(hostile: corpus.Corpus) -> None:
+    lib = library(hostile.root)
+    lib.scan()
+    assert set(lib.rejected) == set(hostile.bad)
+    for path, fragment in hostile.bad.items():
+        assert fragment in lib.rejected[path], (path, lib.rejected[path])
+
+
+def test_corpus_non_candidates_are_never_seen(hostile: corpus.Corpus) -> None:
+    lib = library(hostile.root)
+    lib.scan()
+    seen = set(lib.articles) | set(lib.rejected)
+    assert not seen & hostile.skipped
+    assert not any(path.startswith(("a/b/up/", "outside folder/")) for path in seen)
+    texts = " ".join(a.title + " ".join(a.paragraphs) for a in lib.articles.values())
+    assert "root:" not in texts
+    assert "Secret" not in texts
+
+
+def test_symlink_to_a_file_inside_is_an_article_of_its_own(hostile: corpus.Corpus) -> None:
+    lib = library(hostile.root)
+    lib.scan()
+    link, real = lib.articles["link to crlf.txt"], lib.articles["crlf.txt"]
+    assert link.title == real.title
+    assert link.paragraphs == real.paragraphs
+    assert link.id != real.id
+
+
+def test_seeds_folder_given_through_a_symlink(hostile: corpus.Corpus, tmp_path: Path) -> None:
+    alias = tmp_path / "alias"
+    alias.symlink_to(hostile.root)
+    lib = library(alias)
+    lib.scan()
+    assert set(lib.articles) == set(hostile.good)
+
+
+# Which files are candidates
+
+
+def test_editor_temp_and_hidden_files_skipped_even_when_include_matches_them(
+    tmp_path: Path,
+) -> None:
+    names = ["4913", "x~", ".#x", "x.swp", "x.swx", "x.tmp", "#x#", ".hidden", ".dir/plain"]
+    for name in [*names, "plain", "sub/plain"]:
+        write(tmp_path, name, article(name))
+    lib = library(tmp_path, include=("*",))
+    lib.scan()
+    assert set(lib.articles) == {"plain", "sub/plain"}
+    assert not lib.rejected
+
+
+def test_include_patterns(tmp_path: Path) -> None:
+    for name in ("a.txt", "b.md", "c.TXT", "d.txt.bak", "e"):
+        write(tmp_path, name, article(name))
+    lib = library(tmp_path, include=("*.txt", "*.md"))
+    lib.scan()
+    assert set(lib.articles) == {"a.txt", "b.md"}
+
+
+@pytest.mark.parametrize(
+    ("size", "rejected"),
+    [(200, False), (201, True), (10_000, True)],
+)
+def test_size_limit_is_inclusive(tmp_path: Path, size: int, rejected: bool) -> None:
+    text = article("Sized").encode()
+    write(tmp_path, "x.txt", text + b"a" * (size - len(text)))
+    lib = library(tmp_path, max_article_bytes=200)
+    lib.scan()
+    assert ("x.txt" in lib.rejected) is rejected
+    assert ("x.txt" in lib.articles) is not rejected
+    if rejected:
+        assert "max_article_bytes" in lib.rejected["x.txt"]
+
+
+def test_file_names_that_cannot_be_shown_are_rejected_not_fatal(tmp_path: Path) -> None:
+    # Names are bytes on Linux: one that is not UTF-8 used to crash scan() (and so build,
+    # check and serve) while minting the entry id.
+    root = os.fsencode(tmp_path)
+    for name in (b"latin1-\xe9t\xe9.txt", b"new\nline.txt", b"tab\there.txt", b"good.txt"):
+        with open(os.path.join(root, name), "wb") as file:
+            file.write(article("Named").encode())
+    lib = library(tmp_path)
+    changes = lib.scan()
+    assert set(lib.articles) == {"good.txt"}
+    reasons = {display_path(path): reason for path, reason in lib.rejected.items()}
+    assert reasons == {
+        "latin1-\\xe9t\\xe9.txt": "file name is not valid UTF-8",
+        "new\\u000aline.txt": "file name contains control characters",
+        "tab\\u0009here.txt": "file name contains control characters",
+    }
+    assert len(changes.new_rejections) == 3
+
+
+def test_device_files_are_never_opened(tmp_path: Path) -> None:
+    try:  # /dev/zero: reading it would return NULs forever
+        os.mknod(tmp_path / "zero.txt", stat.S_IFCHR | 0o644, os.makedev(1, 5))
+    except PermissionError:
+        pytest.skip("creating a device node needs root")
+    lib = library(tmp_path)
+    assert not lib.scan()
+    assert not lib.apply(["zero.txt"])
+    assert not lib.articles
+    assert not lib.rejected
+
+
+# scan()
+
+
+def test_scan_reports_each_rejection_once(hostile: corpus.Corpus) -> None:
+    lib = library(hostile.root)
+    first = lib.scan()
+    assert first.changed == frozenset(hostile.good)
+    assert dict(first.new_rejections) == lib.rejected
+    assert not lib.scan()  # nothing changed: nothing reported
+    # Re-reading everything finds the same reasons: still nothing new to report.
+    again = lib.apply(sorted(set(hostile.good) | set(hostile.bad)))
+    assert again.new_rejections == ()
+    assert again.changed == frozenset()
+    assert not lib.apply(["."])
+
+
+def test_scan_follows_edits_and_deletions(tmp_path: Path) -> None:
+    write(tmp_path, "a.txt", article("One"))
+    write(tmp_path, "b.txt", "")
+    lib = library(tmp_path)
+    lib.scan()
+    write(tmp_path, "a.txt", article("One, edited at length"))
+    (tmp_path / "b.txt").unlink()
+    changes = lib.scan()
+    assert changes.changed == {"a.txt"}
+    assert lib.articles["a.txt"].title == "One, edited at length"
+    assert not lib.rejected
+
+
+# apply()
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> Library:
+    write(tmp_path, "keep.txt", article("Keep"))
+    write(tmp_path, "one.txt", article("One"))
+    write(tmp_path, "dir/two.txt", article("Two"))
+    write(tmp_path, "dir/deeper/three.txt", article("Three"))
+    write(tmp_path, "dir/broken.txt", "   \n")
+    lib = library(tmp_path)
+    lib.scan()
+    assert len(lib.articles) == 4
+    return lib
+
+
+def root_of(lib: Library) -> Path:
+    return Path(lib.root)
+
+
+def test_apply_created(lib: Library) -> None:
+    write(root_of(lib), "new.txt", article("New"))
+    assert lib.apply(["new.txt"]).changed == {"new.txt"}
+    assert lib.articles["new.txt"].title == "New"
+
+
+def test_apply_edited(lib: Library) -> None:
+    write(root_of(lib), "one.txt", article("One, edited"))
+    assert lib.apply(["one.txt"]).changed == {"one.txt"}
+    assert lib.articles["one.txt"].title == "One, edited"
+
+
+def test_apply_deleted(lib: Library) -> None:
+    (root_of(lib) / "one.txt").unlink()
+    assert lib.apply(["one.txt"]).changed == {"one.txt"}
+    assert "one.txt" not in lib.articles
+
+
+def test_apply_renamed_file(lib: Library) -> None:
+    os.rename(root_of(lib) / "one.txt", root_of(lib) / "uno.txt")
+    changes = lib.apply(["one.txt", "uno.txt"])
+    assert changes.changed == {"one.txt", "uno.txt"}
+    assert "one.txt" not in lib.articles
+    assert lib.articles["uno.txt"].title == "One"
+    assert [a.title for a in lib.articles.values()].count("One") == 1
+
+
+def test_apply_renamed_to_a_hidden_name(lib: Library) -> None:
+    os.rename(root_of(lib) / "one.txt", root_of(lib) / ".one.txt")
+    assert lib.apply(["one.txt", ".one.txt"]).changed == {"one.txt"}
+    assert "one.txt" not in lib.articles
+    assert ".one.txt" not in lib.articles
+
+
+def test_apply_renamed_folder(lib: Library) -> None:
+    os.rename(root_of(lib) / "dir", root_of(lib) / "folder")
+    changes = lib.apply(["dir", "folder"])
+    assert changes.changed == {
+        "dir/two.txt",
+        "dir/deeper/three.txt",
+        "folder/two.txt",
+        "folder/deeper/three.txt",
+    }
+    assert sorted(lib.articles) == [
+        "folder/deeper/three.txt",
+        "folder/two.txt",
+        "keep.txt",
+        "one.txt",
+    ]
+    assert set(lib.rejected) == {"folder/broken.txt"}
+    assert changes.new_rejections == (("folder/broken.txt", "only whitespace"),)
+
+
+def test_apply_deleted_folder(lib: Library) -> None:
+    shutil.rmtree(root_of(lib) / "dir")
+    changes = lib.apply(["dir"])
+    assert changes.changed == {"dir/two.txt", "dir/deeper/three.txt"}
+    assert sorted(lib.articles) == ["keep.txt", "one.txt"]
+    assert not lib.rejected
+
+
+def test_apply_file_turned_into_a_fifo(lib: Library) -> None:
+    (root_of(lib) / "one.txt").unlink()
+    os.mkfifo(root_of(lib) / "one.txt")
+    assert lib.apply(["one.txt"]).changed == {"one.txt"}  # and it returned: never opened
+    assert "one.txt" not in lib.articles
+    assert "one.txt" not in lib.rejected
+    assert not lib.scan()
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "../outside.txt"])
+def test_apply_file_turned_into_a_symlink_out_of_the_folder(lib: Library, target: str) -> None:
+    (root_of(lib).parent / "outside.txt").write_text(article("Outside"))
+    (root_of(lib) / "one.txt").unlink()
+    (root_of(lib) / "one.txt").symlink_to(target)
+    assert lib.apply(["one.txt"]).changed == {"one.txt"}
+    assert "one.txt" not in lib.articles
+    assert not lib.scan()
+    assert "one.txt" not in lib.articles
+
+
+def test_apply_folder_turned_into_a_symlink_out_of_the_folder(lib: Library) -> None:
+    outside = root_of(lib).parent / "elsewhere"
+    write(outside, "two.txt", article("Secret"))
+    shutil.rmtree(root_of(lib) / "dir")
+    (root_of(lib) / "dir").symlink_to(outside)
+    lib.apply(["dir", "dir/two.txt"])
+    assert sorted(lib.articles) == ["keep.txt", "one.txt"]
+
+
+def test_apply_file_turned_into_a_folder(lib: Library) -> None:
+    (root_of(lib) / "one.txt").unlink()
+    write(root_of(lib), "one.txt/inner.txt", article("Inner"))
+    assert lib.apply(["one.txt"]).changed == {"one.txt", "one.txt/inner.txt"}
+    assert "one.txt" not in lib.articles
+    assert lib.articles["one.txt/inner.txt"].title == "Inner"
+
+
+def test_apply_rejection_reported_once_then_fixed(lib: Library) -> None:
+    write(root_of(lib), "one.txt", b"\x89PNG\r\n\x1a\n")
+    changes = lib.apply(["one.txt"])
+    assert changes.changed == {"one.txt"}  # the article went away
+    assert changes.new_rejections == (("one.txt", "binary file (a PNG image)"),)
+    assert "one.txt" not in lib.articles
+    assert not lib.apply(["one.txt"])  # same reason again: not new
+    assert not lib.scan()
+    write(root_of(lib), "one.txt", article("One, fixed"))
+    fixed = lib.apply(["one.txt"])
+    assert fixed.changed == {"one.txt"}
+    assert fixed.new_rejections == ()
+    assert lib.articles["one.txt"].title == "One, fixed"
+    assert "one.txt" not in lib.rejected
+
+
+def test_apply_rejected_file_deleted_is_forgotten(lib: Library) -> None:
+    (root_of(lib) / "dir" / "broken.txt").unlink()
+    lib.apply(["dir/broken.txt"])
+    assert not lib.rejected
+
+
+def test_apply_ignores_non_candidates(lib: Library) -> None:
+    root = root_of(lib)
+    for name in (".hidden.txt", "4913", "one.txt~", "notes.md", ".git/x.txt"):
+        write(root, name, article(name))
+    assert not lib.apply([".hidden.txt", "4913", "one.txt~", "notes.md", ".git/x.txt", ".git"])
+    assert len(lib.articles) == 4
+
+
+def test_apply_normalises_paths(lib: Library) -> None:
+    write(root_of(lib), "dir/two.txt", article("Two, edited"))
+    for messy in ("./dir//two.txt", "/dir/two.txt", "dir/deeper/../two.txt", "dir/"):
+        lib.apply([messy])
+        assert lib.articles["dir/two.txt"].title == "Two, edited", messy
+    assert not lib.apply(["../outside.txt"])
+    assert len(lib.articles) == 4
+
+
+def test_apply_root_rereads_everything(lib: Library) -> None:
+    (root_of(lib) / "keep.txt").unlink()
+    write(root_of(lib), "added.txt", article("Added"))
+    assert lib.apply([""]).changed == {"keep.txt", "added.txt"}
+    assert "added.txt" in lib.articles
+
+
+def test_apply_on_a_folder_with_a_symlink_back_to_an_ancestor(hostile: corpus.Corpus) -> None:
+    # a/b/up -> ../.. (the root): a scan skips it, and so must apply(["a"]); it used to
+    # publish the whole tree a second time under a/b/up/.
+    lib = library(hostile.root)
+    lib.scan()
+    before = dict(lib.articles)
+    assert not lib.apply(["a"])
+    assert not lib.apply(["a/b/up"])
+    assert not lib.apply(["a/b/up/crlf.txt"])
+    assert lib.articles == before
+
+
+def test_unlistable_folder_is_reported_not_silently_dropped(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root lists any folder; test_cli covers this with capabilities dropped")
+    write(tmp_path, "locked/a.txt", article("Locked"))
+    lib = library(tmp_path)
+    (tmp_path / "locked").chmod(0)
+    try:
+        lib.scan()
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    assert lib.rejected == {"locked": "cannot list folder: Permission denied"}
+    assert lib.apply(["locked"]).changed == {"locked/a.txt"}
+    assert not lib.rejected
