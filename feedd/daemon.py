@@ -47,10 +47,12 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
     def swap(update: Update) -> None:
         """On the loop: the one place a new site goes live."""
         published.site = update.site
-        if update.first_event is not None:
-            published.metrics.observe_update(time.monotonic() - update.first_event)
-        if update.rescanned:
-            published.metrics.rescans += 1
+        metrics = published.metrics
+        metrics.rescans += update.rescanned
+        if update.changed or update.new_rejections:
+            metrics.updates += 1
+            if update.first_event is not None:
+                metrics.observe_latency(time.monotonic() - update.first_event)
         if not first_site.is_set():
             first_site.set()
             notifier.ready(f"serving {update.site.articles} articles")

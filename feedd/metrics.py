@@ -19,8 +19,7 @@ class Metrics:
     _latency_counts: list[int] = field(default_factory=lambda: [0] * (len(_BUCKETS) + 1))
     _latency_sum: float = 0.0
 
-    def observe_update(self, latency_seconds: float) -> None:
-        self.updates += 1
+    def observe_latency(self, latency_seconds: float) -> None:
         self._latency_counts[bisect.bisect_left(_BUCKETS, latency_seconds)] += 1
         self._latency_sum += latency_seconds
 

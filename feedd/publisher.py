@@ -106,6 +106,8 @@ class Publisher:
                 if rescan:
                     next_rescan = self._next_rescan()
                 if current is not None and not changes:
+                    if rescan:  # nothing to render, but /metrics counts the rescan
+                        self.on_update(Update(current, 0, (), True, None))
                     continue
                 current = render_site(
                     library.articles,

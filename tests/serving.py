@@ -1,0 +1,141 @@
+"""Run the real `feedd serve` in a subprocess on a free loopback port, and wait on conditions."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import feedparser
+
+T = TypeVar("T")
+_LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.005)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Daemon:
+    process: subprocess.Popen[str]
+    port: int = 0
+    log: list[str] = field(default_factory=list)
+
+    def get(
+        self, path: str, headers: dict[str, str] | None = None, method: str = "GET"
+    ) -> Response:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request(method, path, headers=headers or {})
+            response = connection.getresponse()
+            body = response.read()
+            return Response(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
+        finally:
+            connection.close()
+
+    def feed(self, path: str = "/feed.atom") -> feedparser.FeedParserDict:
+        response = self.get(path)
+        assert response.status == 200, response
+        parsed = feedparser.parse(response.body)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        return parsed
+
+    def titles(self, path: str = "/feed.atom") -> set[str]:
+        return {entry.title for entry in self.feed(path).entries}
+
+    def health(self) -> dict[str, object]:
+        import json
+
+        return json.loads(self.get("/healthz").body)  # type: ignore[no-any-return]
+
+    def logged(self, pattern: str) -> list[str]:
+        return [line for line in list(self.log) if re.search(pattern, line)]
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+
+@contextmanager
+def running_daemon(
+    seeds: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 20.0
+) -> Iterator[Daemon]:
+    """`feedd serve` on `seeds`, once it is listening and has published its first site."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feedd", "serve", "--seeds", str(seeds), "--port", "0", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    daemon = Daemon(process)
+    assert process.stderr is not None
+    stream = process.stderr
+
+    def collect() -> None:
+        for line in stream:
+            daemon.log.append(line)
+
+    reader = threading.Thread(target=collect, daemon=True)
+    reader.start()
+    try:
+        match = wait_for(
+            lambda: (
+                next(filter(None, map(_LISTENING.search, list(daemon.log))), None)
+                or (process.poll() is not None and _fail(daemon))
+            ),
+            timeout,
+            "the daemon to listen",
+        )
+        daemon.port = int(match.group(1))
+        wait_for(lambda: daemon.get("/healthz").status == 200, timeout, "the first site")
+        yield daemon
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n--- feedd serve log ---\n{''.join(daemon.log)}") from None
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        reader.join(10)
+        stream.close()
+
+
+def _fail(daemon: Daemon) -> None:
+    raise AssertionError("feedd serve exited early:\n" + "".join(daemon.log))
+
+
+def article(
+    title: str, body: str = "Body paragraph.", day: str = "2021-01-02", source: str = "Wire"
+) -> str:
+    return f" date {day} {source}\n{title}\n\nBody first line. {body}\n"

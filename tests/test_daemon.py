@@ -1,0 +1,188 @@
+"""The real `feedd serve` in a subprocess: the folder changes, the served feeds follow."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+from serving import article, running_daemon, wait_for
+
+FEEDS = ("/feed.atom", "/feed.rss", "/feed.json")
+
+
+def served_titles(daemon, path: str) -> set[str]:  # type: ignore[no-untyped-def]
+    if path == "/feed.json":
+        return {item["title"] for item in json.loads(daemon.get(path).body)["items"]}
+    return daemon.titles(path)
+
+
+def everywhere(daemon, expected: set[str]) -> bool:  # type: ignore[no-untyped-def]
+    return all(served_titles(daemon, path) == expected for path in FEEDS)
+
+
+def rescans(daemon) -> int:  # type: ignore[no-untyped-def]
+    metrics = daemon.get("/metrics").body.decode()
+    return int(re.search(r"^feedd_rescans_total (\d+)$", metrics, re.M).group(1))  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    (folder / "a.txt").write_text(article("Alpha"))
+    (folder / "b.txt").write_text(article("Bravo", day="2021-01-03"))
+    return folder
+
+
+def test_serves_the_folder_and_follows_every_kind_of_change(seeds: Path, tmp_path: Path) -> None:
+    with running_daemon(seeds) as daemon:
+        assert everywhere(daemon, {"Alpha", "Bravo"})
+        health = daemon.health()
+        assert health["status"] == "ok" and health["articles"] == 2 and health["rejected"] == 0
+
+        (seeds / "c.txt").write_text(article("Charlie"))
+        wait_for(lambda: everywhere(daemon, {"Alpha", "Bravo", "Charlie"}), what="a dropped file")
+        assert daemon.get("/articles/c.html").status == 200
+
+        ids = {e.title: e.id for e in daemon.feed().entries}
+        (seeds / "a.txt").write_text(article("Alpha, edited"))
+        wait_for(lambda: everywhere(daemon, {"Alpha, edited", "Bravo", "Charlie"}), what="an edit")
+        assert {e.title: e.id for e in daemon.feed().entries}["Alpha, edited"] == ids["Alpha"]
+
+        (seeds / "c.txt").rename(seeds / "d.txt")
+        wait_for(lambda: daemon.get("/articles/c.html").status == 404, what="the old page to go")
+        assert [e.title for e in daemon.feed().entries].count("Charlie") == 1
+        assert daemon.get("/articles/d.html").status == 200
+
+        (seeds / "d.txt").unlink()
+        wait_for(lambda: everywhere(daemon, {"Alpha, edited", "Bravo"}), what="a deletion")
+
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "e.txt").write_text(article("Echo"))
+        outside.rename(seeds / "moved-in")
+        wait_for(
+            lambda: everywhere(daemon, {"Alpha, edited", "Bravo", "Echo"}), what="a folder moved in"
+        )
+        (seeds / "moved-in").rename(tmp_path / "moved-out")
+        wait_for(lambda: everywhere(daemon, {"Alpha, edited", "Bravo"}), what="a folder moved out")
+        assert daemon.stop() == 0
+
+
+def test_messy_writers(seeds: Path) -> None:
+    with running_daemon(seeds) as daemon:
+        # Written in two halves: the second write is picked up, the result is whole.
+        text = article("Halves", body="The end of the story.")
+        half = len(text) // 2
+        with (seeds / "halves.txt").open("w") as file:
+            file.write(text[:half])
+        wait_for(lambda: "Halves" in daemon.titles(), what="the first half")
+        with (seeds / "halves.txt").open("a") as file:
+            file.write(text[half:])
+        wait_for(
+            lambda: "The end of the story." in daemon.get("/articles/halves.html").body.decode(),
+            what="the second half",
+        )
+
+        # Written under temporary and hidden names, then renamed into place.
+        for temporary in ("incoming.txt.tmp", ".incoming.txt", "incoming.txt~"):
+            (seeds / temporary).write_text(article(f"Renamed from {temporary}"))
+            assert f"Renamed from {temporary}" not in daemon.titles()
+            (seeds / temporary).rename(seeds / "incoming.txt")
+            wait_for(
+                lambda t=temporary: f"Renamed from {t}" in daemon.titles(),
+                what="a rename into place",
+            )
+        titles = [e.title for e in daemon.feed().entries]
+        assert len(titles) == len(set(titles)), "a rename must never leave a duplicate"
+
+
+def test_a_burst_is_coalesced_and_nothing_is_lost(seeds: Path) -> None:
+    with running_daemon(seeds) as daemon:
+        for i in range(2000):
+            (seeds / f"burst-{i:04}.txt").write_text(article(f"Burst {i}"))
+        wait_for(lambda: daemon.health()["articles"] == 2002, timeout=60, what="all 2000 files")
+        metrics = daemon.get("/metrics").body.decode()
+        updates = int(re.search(r"^feedd_updates_total (\d+)$", metrics, re.M).group(1))  # type: ignore[union-attr]
+        assert updates < 200, f"{updates} renders for one burst of 2000 files"
+        for i in range(2000):
+            (seeds / f"burst-{i:04}.txt").unlink()
+        wait_for(lambda: daemon.health()["articles"] == 2, timeout=60, what="the burst deleted")
+
+
+def test_a_broken_file_is_reported_once_and_loses_nothing(seeds: Path) -> None:
+    with running_daemon(seeds, "--rescan-interval", "0.2") as daemon:
+        (seeds / "broken.txt").write_bytes(b" date 2021-01-02 Wire\n\n\n")
+        wait_for(lambda: daemon.health()["rejected"] == 1, what="the rejection")
+        assert everywhere(daemon, {"Alpha", "Bravo"})
+        wait_for(lambda: rescans(daemon) >= 3, what="three rescans")
+        assert len(daemon.logged(r"rejected broken\.txt: no headline")) == 1
+        (seeds / "broken.txt").write_text(article("Fixed"))
+        wait_for(lambda: everywhere(daemon, {"Alpha", "Bravo", "Fixed"}), what="the fix")
+        assert daemon.health()["rejected"] == 0
+
+
+def test_the_folder_removed_and_recreated(seeds: Path) -> None:
+    with running_daemon(seeds) as daemon:
+        shutil.rmtree(seeds)
+        wait_for(lambda: daemon.health()["articles"] == 0, what="the removal")
+        seeds.mkdir()
+        (seeds / "back.txt").write_text(article("Back"))
+        wait_for(lambda: daemon.titles() == {"Back"}, what="the recreated folder")
+        (seeds / "again.txt").write_text(article("Again"))
+        wait_for(lambda: daemon.titles() == {"Back", "Again"}, what="the watcher restarted")
+
+
+def test_sighup_reloads_settings(seeds: Path, tmp_path: Path) -> None:
+    config = tmp_path / "feedd.toml"
+    config.write_text('title = "Before"\n')
+    with running_daemon(seeds, "--config", str(config)) as daemon:
+        assert daemon.feed().feed.title == "Before"
+        config.write_text('title = "After"\nmax_entries = 1\n')
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: daemon.feed().feed.title == "After", what="the reload")
+        assert len(daemon.feed().entries) == 1
+        config.write_text("max_entries = -1\n")
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: daemon.logged("reload refused.*max_entries"), what="the refusal")
+        assert daemon.feed().feed.title == "After", "a bad reload keeps the running settings"
+        assert daemon.stop() == 0
+
+
+def test_systemd_notify_protocol(seeds: Path, tmp_path: Path) -> None:
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        sock.settimeout(10)
+        env = {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "200000"}
+        with running_daemon(seeds, env=env) as daemon:
+            messages = [sock.recv(4096).decode() for _ in range(4)]
+            assert any(m.startswith("READY=1") for m in messages), messages
+            assert sum(m == "WATCHDOG=1" for m in messages) >= 2, messages
+            ready_at = next(i for i, m in enumerate(messages) if m.startswith("READY=1"))
+            assert "STATUS=serving 2 articles" in messages[ready_at]
+            assert daemon.stop() == 0
+            rest = []
+            while "STOPPING=1" not in rest:
+                rest.append(sock.recv(4096).decode())
+
+
+def test_bad_settings_are_refused_at_startup_naming_key_and_value(seeds: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "feedd", "serve", "--seeds", str(seeds), "--port", "http"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "FEEDD_TIMEZONE": "UTC"},
+    )
+    assert result.returncode == 2
+    assert "'port' has value 'http'" in result.stderr
