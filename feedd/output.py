@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -16,6 +17,9 @@ log = logging.getLogger(__name__)
 # The files the last write produced, so the next one removes what is no longer published and
 # never touches anything else in the folder.
 MANIFEST = ".feedd-manifest"
+
+# Written after every article page, so they never link to a page that is not there yet.
+_LAST = frozenset({urls.ATOM, urls.RSS, urls.JSON, urls.INDEX})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,24 +36,33 @@ def file_name(path: str) -> str:
 
 def write_site(site: Site, out: Path) -> WriteStats:
     """Write every document and its `.gz` beside it, each by an atomic rename; remove stale
-    files. Unchanged files are left alone, so their mtime (and nginx's ETag) stays."""
+    files. Unchanged files are left alone, so their mtime (and nginx's ETag) stays.
+
+    Article pages go first and the feeds and the index last, so a reader never follows a link
+    to a page that is not there yet; on an error the feeds still describe the previous site.
+    """
     out.mkdir(parents=True, exist_ok=True)
     root = out.resolve()
-    wanted: set[str] = set()
-    written = unchanged = 0
-    for path, resource in site.resources.items():
+    previous = _read_manifest(root)
+    documents = sorted(site.resources.items(), key=lambda item: (item[0] in _LAST, item[0]))
+    for path, _ in documents:
         name = file_name(path)
-        target = (root / name).resolve()
-        if not target.is_relative_to(root):
+        if not _is_safe_name(name) or not (root / name).resolve().is_relative_to(root):
             raise ValueError(f"refusing to write {path!r} outside {root}")
+    wanted = [file_name(path) + suffix for path, _ in documents for suffix in ("", ".gz")]
+    # Everything this write may leave behind is listed before it is written, so files from a
+    # write that failed half-way are still removed by the next one.
+    _write_manifest(root, previous | set(wanted))
+    written = unchanged = 0
+    for path, resource in documents:
+        target = root / file_name(path)
         for suffix, data in (("", resource.body), (".gz", resource.gzipped)):
-            wanted.add(name + suffix)
             if _write_if_changed(target.with_name(target.name + suffix), data):
                 written += 1
             else:
                 unchanged += 1
-    removed = _remove_stale(root, wanted)
-    _write_if_changed(root / MANIFEST, "".join(f"{n}\n" for n in sorted(wanted)).encode())
+    removed = _remove_stale(root, previous - set(wanted))
+    _write_manifest(root, set(wanted))
     return WriteStats(written, unchanged, removed)
 
 
@@ -74,20 +87,45 @@ def _write_if_changed(target: Path, data: bytes) -> bool:
     return True
 
 
-def _remove_stale(root: Path, wanted: set[str]) -> int:
+def _read_manifest(root: Path) -> set[str]:
     try:
-        previous = (root / MANIFEST).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return 0
+        data = (root / MANIFEST).read_bytes()
+    except OSError:
+        return set()
+    try:
+        names = json.loads(data)
+    except ValueError:  # the first format: one name a line
+        names = data.decode("utf-8", "replace").split("\n")
+    if not isinstance(names, list):
+        return set()
+    return {name for name in names if isinstance(name, str) and _is_safe_name(name)}
+
+
+def _write_manifest(root: Path, names: set[str]) -> None:
+    # A JSON list, not one name a line: a file name may hold a newline or U+2028.
+    _write_if_changed(root / MANIFEST, json.dumps(sorted(names), indent=0).encode() + b"\n")
+
+
+def _is_safe_name(name: str) -> bool:
+    return not name.startswith("/") and all(p not in ("", ".", "..") for p in name.split("/"))
+
+
+def _remove_stale(root: Path, stale_names: set[str]) -> int:
+    """Remove files an earlier write made that are no longer published; nothing else."""
     removed = 0
-    for name in previous:
-        if name in wanted or not name:
-            continue
-        stale = (root / name).resolve()
-        if stale.is_relative_to(root) and stale.is_file():
+    for name in sorted(stale_names):
+        stale = root / name
+        try:
+            if not stale.parent.resolve().is_relative_to(root) or not stale.is_file():
+                continue
+            if stale.is_symlink():
+                continue  # not one of ours: feedd only writes regular files
             stale.unlink()
-            removed += 1
-            _remove_empty_parents(stale.parent, root)
+        except OSError as error:
+            log.warning("cannot remove stale %s: %s", stale, error.strerror)
+            continue
+        removed += 1
+        _remove_empty_parents(stale.parent, root)
     return removed
 
 
