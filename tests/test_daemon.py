@@ -173,6 +173,22 @@ def test_systemd_notify_protocol(seeds: Path, tmp_path: Path) -> None:
                 rest.append(sock.recv(4096).decode())
 
 
+def test_slow_and_idle_connections_do_not_stop_a_reader(seeds: Path) -> None:
+    with running_daemon(seeds) as daemon:
+        hostile = []
+        try:
+            for i in range(300):
+                sock = socket.create_connection(("127.0.0.1", daemon.port), timeout=10)
+                if i % 2:  # slow loris: a request that never ends
+                    sock.sendall(b"GET /feed.atom HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                hostile.append(sock)
+            for _ in range(20):
+                assert daemon.get("/feed.atom").status == 200
+        finally:
+            for sock in hostile:
+                sock.close()
+
+
 def test_bad_settings_are_refused_at_startup_naming_key_and_value(seeds: Path) -> None:
     import subprocess
     import sys
