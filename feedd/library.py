@@ -30,13 +30,16 @@ _EDITOR_FILES = ("*~", ".#*", "*.swp", "*.swx", "*.tmp", "4913", "#*#")
 @dataclass(frozen=True, slots=True)
 class Changes:
     """What one scan or apply did: the paths whose article appeared, changed or went away,
-    and the rejections that are new (each is reported once, not at every rescan)."""
+    the rejections that are new (each is reported once, not at every rescan), and the paths
+    that are no longer rejected (deleted, fixed or no longer candidates), so the count of
+    rejected files a site reports changes with them."""
 
     changed: frozenset[str]
     new_rejections: tuple[tuple[str, str], ...]
+    cleared: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
-        return bool(self.changed or self.new_rejections)
+        return bool(self.changed or self.new_rejections or self.cleared)
 
 
 class Library:
@@ -70,6 +73,7 @@ class Library:
     def _refresh(self, found: dict[str, _Found], known: set[str], force: bool) -> Changes:
         changed: set[str] = set()
         new_rejections: list[tuple[str, str]] = []
+        cleared = {path for path in known - set(found) if path in self.rejected}
         for path in known - set(found):
             changed.update(self._forget(path))
         for path, st in sorted(found.items()):
@@ -85,9 +89,11 @@ class Library:
             after = self.articles.get(path), self.rejected.get(path)
             if after[1] is not None and after[1] != before[1]:
                 new_rejections.append((path, after[1]))
+            elif after[1] is None and before[1] is not None:
+                cleared.add(path)
             if after[0] != before[0]:
                 changed.add(path)
-        return Changes(frozenset(changed), tuple(new_rejections))
+        return Changes(frozenset(changed), tuple(new_rejections), frozenset(cleared))
 
     def _forget(self, path: str) -> set[str]:
         self._signatures.pop(path, None)

@@ -324,14 +324,27 @@ def test_apply_rejection_reported_once_then_fixed(lib: Library) -> None:
     fixed = lib.apply(["one.txt"])
     assert fixed.changed == {"one.txt"}
     assert fixed.new_rejections == ()
+    assert fixed.cleared == {"one.txt"}
     assert lib.articles["one.txt"].title == "One, fixed"
     assert "one.txt" not in lib.rejected
 
 
 def test_apply_rejected_file_deleted_is_forgotten(lib: Library) -> None:
     (root_of(lib) / "dir" / "broken.txt").unlink()
-    lib.apply(["dir/broken.txt"])
+    changes = lib.apply(["dir/broken.txt"])
     assert not lib.rejected
+    # No article changed, but the site's count of rejected files did: worth a new render.
+    assert changes.cleared == {"dir/broken.txt"}
+    assert changes
+    assert not lib.apply(["dir/broken.txt"])
+
+
+def test_scan_reports_a_rejection_cleared(lib: Library) -> None:
+    write(root_of(lib), "dir/broken.txt", article("Mended"))
+    changes = lib.scan()
+    assert changes.changed == {"dir/broken.txt"}
+    assert changes.cleared == {"dir/broken.txt"}
+    assert not lib.scan()
 
 
 def test_apply_ignores_non_candidates(lib: Library) -> None:
