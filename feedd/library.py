@@ -177,29 +177,33 @@ class Library:
                 yield from self._walk_dir(start, seen | {key})
 
     def _walk_dir(self, relative: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, _Found]]:
-        try:
-            entries = list(os.scandir(os.path.join(self.root, relative)))
-        except OSError as error:
-            log.debug("cannot list %s: %s", relative or self.root, error.strerror)
-            yield relative or ".", f"cannot list folder: {error.strerror}"
-            return
-        for entry in entries:
-            path = f"{relative}/{entry.name}" if relative else entry.name
+        # A stack, not recursion: a folder nested a few thousand deep must not end the walk.
+        stack = [(relative, frozenset(seen))]
+        while stack:
+            folder, above = stack.pop()
             try:
-                st = entry.stat()  # follows symlinks: their target decides
-            except OSError:
-                continue  # dangling symlink or a loop
-            is_dir = stat.S_ISDIR(st.st_mode)
-            if not self._candidate_name(entry.name, is_dir=is_dir):
+                entries = list(os.scandir(os.path.join(self.root, folder)))
+            except OSError as error:
+                log.debug("cannot list %s: %s", folder or self.root, error.strerror)
+                yield folder or ".", f"cannot list folder: {error.strerror}"
                 continue
-            if entry.is_symlink() and not _inside(self.root, os.path.realpath(entry.path)):
-                continue
-            if is_dir:
-                key = (st.st_dev, st.st_ino)
-                if key not in seen:
-                    yield from self._walk_dir(path, seen | {key})
-            elif stat.S_ISREG(st.st_mode):
-                yield path, st
+            for entry in entries:
+                path = f"{folder}/{entry.name}" if folder else entry.name
+                try:
+                    st = entry.stat()  # follows symlinks: their target decides
+                except OSError:
+                    continue  # dangling symlink or a loop
+                is_dir = stat.S_ISDIR(st.st_mode)
+                if not self._candidate_name(entry.name, is_dir=is_dir):
+                    continue
+                if entry.is_symlink() and not _inside(self.root, os.path.realpath(entry.path)):
+                    continue
+                if is_dir:
+                    key = (st.st_dev, st.st_ino)
+                    if key not in above:  # else a symlink back up the tree
+                        stack.append((path, above | {key}))
+                elif stat.S_ISREG(st.st_mode):
+                    yield path, st
 
     def _candidate_name(self, name: str, *, is_dir: bool) -> bool:
         if name.startswith(".") or any(fnmatch.fnmatchcase(name, p) for p in _EDITOR_FILES):

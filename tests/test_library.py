@@ -396,3 +396,34 @@ def test_unlistable_folder_is_reported_not_silently_dropped(tmp_path: Path) -> N
     assert lib.rejected == {"locked": "cannot list folder: Permission denied"}
     assert lib.apply(["locked"]).changed == {"locked/a.txt"}
     assert not lib.rejected
+
+
+def test_deeply_nested_folders(tmp_path: Path) -> None:
+    # Deeper than Python's recursion limit; the walk used to die with RecursionError.
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        for _ in range(1100):
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        with open(os.open("deep.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w") as file:
+            file.write(article("Deep"))
+    finally:
+        os.close(fd)
+    path = "d/" * 1100 + "deep.txt"
+    try:
+        lib = library(tmp_path)
+        lib.scan()
+        assert list(lib.articles) == [path]
+        assert lib.apply(["d"]).changed == frozenset()
+        assert lib.apply([path]).changed == frozenset()
+    finally:
+        # shutil.rmtree (and so pytest's clean-up) recurses too: take the chain apart from the top.
+        (tmp_path / path).unlink()
+        top, spare = tmp_path / "d", tmp_path / "spare"
+        while (top / "d").exists():
+            (top / "d").rename(spare)
+            top.rmdir()
+            spare.rename(top)
+        top.rmdir()
