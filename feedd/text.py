@@ -20,11 +20,9 @@ _MAGIC = {
     b"\x1f\x8b": "a gzip archive",
     b"\x7fELF": "an executable",
 }
-# Bytes that text in any single-byte encoding rarely has: C0 controls but whitespace, DEL, and
-# the five bytes Windows-1252 leaves undefined.
-_NON_TEXT_BYTES = frozenset(
-    [*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0x81, 0x8D, 0x8F, 0x90, 0x9D]
-)
+# Bytes that text rarely has: C0 controls but whitespace, and DEL. Not bytes 0x80-0xFF: UTF-8
+# uses every one of them (the bytes of "不", "名" or "🍁" are not control characters).
+_NON_TEXT_BYTES = frozenset([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
 _SAMPLE = 8192
 _MAX_NON_TEXT_SHARE = 0.08
 
@@ -47,8 +45,8 @@ def binary_reason(raw: bytes) -> str | None:
 def decode(raw: bytes) -> tuple[str, tuple[str, ...]]:
     """Decode an article's bytes to clean text with `\\n` line endings, and any warnings.
 
-    UTF-8 first (a BOM dropped); bytes that are not valid UTF-8 are read as Windows-1252 so the
-    text is kept rather than lost.
+    UTF-8 (a BOM dropped); only the bytes that are not valid UTF-8 are read as Windows-1252, so
+    the text is kept rather than lost, and a file mixing both keeps its UTF-8 intact.
     """
     warnings: tuple[str, ...] = ()
     if raw.startswith(codecs.BOM_UTF8):
@@ -56,9 +54,21 @@ def decode(raw: bytes) -> tuple[str, tuple[str, ...]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        text = raw.decode("cp1252", errors="replace")
+        text = raw.decode("utf-8", errors=_CP1252_FALLBACK)
         warnings = (f"not valid UTF-8 (at byte {error.start}); read as Windows-1252",)
     return clean(text.replace("\r\n", "\n").replace("\r", "\n")), warnings
+
+
+def _as_cp1252(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: bytes UTF-8 refused, read as Windows-1252 (undefined ones: U+FFFD)."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return bytes(bad).decode("cp1252", errors="replace"), error.end
+
+
+_CP1252_FALLBACK = "feedd.cp1252"
+codecs.register_error(_CP1252_FALLBACK, _as_cp1252)
 
 
 def clean(text: str) -> str:
