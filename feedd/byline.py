@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time
 
 from dateutil import parser as dateparser
 
@@ -17,16 +17,20 @@ _WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?,?"
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?,?"
 _TIME = r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::\d{2})?\s*(?P<meridiem>[AaPp])?\.?(?:[Mm]\.?)?"
 
-# The shape every UrduPoint byline has; matching it exactly is ~30x cheaper than fuzzy dateutil.
+# The shape every UrduPoint byline has (the time may be missing); matching it exactly is ~30x
+# cheaper than fuzzy dateutil.
 _EXACT = re.compile(
     rf"^(?P<author>.*?)\s*(?:{_AGO}\s*)?"
     rf"(?P<date>(?:{_WEEKDAY}\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}})"
-    rf"\s*\|\s*{_TIME}\s*$",
+    rf"(?:\s*\|\s*{_TIME})?\s*$",
     re.IGNORECASE,
 )
 _AGO_ANYWHERE = re.compile(rf"\s*\b{_AGO}\b\s*", re.IGNORECASE)
 _PIPE_TIME = re.compile(rf"^(?P<before>.*?)\s*\|\s*{_TIME}\s*$", re.IGNORECASE)
 _BY = re.compile(r"^by\s+", re.IGNORECASE)
+# dateutil fills what a text leaves out from a default date (today, unless told): parsing with
+# two defaults that differ in every field shows whether the text named a whole date.
+_DEFAULTS = (datetime(2000, 1, 1), datetime(2001, 2, 2))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,41 +46,50 @@ def parse_byline(line: str) -> Byline | None:
         return None
     exact = _EXACT.match(line)
     if exact:
+        hour = exact["hour"]
         return Byline(
             _author(exact["author"]),
             _parse_day(exact["date"]),
-            _time_of_day(exact["hour"], exact["minute"], exact["meridiem"]),
+            _time_of_day(hour, exact["minute"], exact["meridiem"]) if hour else None,
         )
     return _parse_loosely(line)
 
 
 def _parse_loosely(line: str) -> Byline | None:
-    """Bylines of other shapes: a relative-time phrase or a trailing `| time` marks them."""
+    """Bylines of other shapes: a relative-time phrase or a trailing `| time` marks them.
+
+    A date or a time must follow too: "He left 5 years ago." opens a story, it is no byline.
+    """
     ago = _AGO_ANYWHERE.search(line)
     pipe = _PIPE_TIME.match(line)
-    if not ago and not pipe:
-        return None
     time_of_day = _time_of_day(pipe["hour"], pipe["minute"], pipe["meridiem"]) if pipe else None
     if ago:
-        after = line[ago.end() :].split("|", 1)[0]
-        return Byline(_author(line[: ago.start()]), _parse_day(after), time_of_day)
-    rest = pipe["before"] if pipe else line
-    try:
-        parsed, skipped = dateparser.parse(rest, fuzzy_with_tokens=True)
-    except (ValueError, OverflowError):
+        author = line[: ago.start()]
+        day = _parse_day(line[ago.end() :].split("|", 1)[0])
+    elif pipe:
+        try:
+            _, skipped = dateparser.parse(pipe["before"], fuzzy_with_tokens=True)
+        except (ValueError, OverflowError):
+            return None
+        author = skipped[0] if skipped else ""
+        day = _parse_day(pipe["before"], fuzzy=True)
+    else:
         return None
-    author = skipped[0] if skipped else ""
-    return Byline(_author(author), parsed.date(), time_of_day)
+    if day is None and time_of_day is None:
+        return None
+    return Byline(_author(author), day, time_of_day)
 
 
-def _parse_day(text: str) -> date | None:
+def _parse_day(text: str, *, fuzzy: bool = False) -> date | None:
+    """The date `text` names in full, or None (rather than one completed from today's date)."""
     text = text.strip(" ,|")
     if not text:
         return None
     try:
-        return dateparser.parse(text).date()
+        days = {dateparser.parse(text, default=d, fuzzy=fuzzy).date() for d in _DEFAULTS}
     except (ValueError, OverflowError):
         return None
+    return days.pop() if len(days) == 1 else None
 
 
 def _time_of_day(hour: str, minute: str, meridiem: str | None) -> time | None:
