@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from urllib.parse import quote
 
 from dateutil import parser as dateparser
@@ -13,7 +13,7 @@ from feedd.byline import Byline, parse_byline
 from feedd.text import binary_reason, decode
 
 # Bump when a change here would parse the same bytes differently: it invalidates caches.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 # Entry ids are minted from the path alone: they survive edits of the text and moves of the
 # site (base_url), so readers never see an article twice.
@@ -53,8 +53,12 @@ class Article:
 
 
 def entry_id(path: str) -> str:
-    """The RFC 4151 tag URI of the article at `path`."""
-    return _ID_PREFIX + quote(path, safe="/")
+    """The RFC 4151 tag URI of the article at `path`.
+
+    Total and one-to-one over any `str`: a name that is not UTF-8 reaches us with lone surrogates
+    (as `os.fsdecode` makes them), which plain UTF-8 cannot encode.
+    """
+    return _ID_PREFIX + quote(path.encode("utf-8", "surrogatepass"), safe="/")
 
 
 def parse(path: str, raw: bytes, *, mtime: float, tz: tzinfo) -> Article:
@@ -90,11 +94,14 @@ def parse(path: str, raw: bytes, *, mtime: float, tz: tzinfo) -> Article:
     byline = _take_byline_and_repeat(cursor, title)
 
     modified = datetime.fromtimestamp(mtime, tz)
-    if day is None:
-        published = modified
-    else:
+    published = modified
+    if day is not None:
         at = byline.time_of_day if byline and byline.time_of_day else time()
-        published = datetime.combine(day, at, tzinfo=tz)
+        stated = datetime.combine(day, at, tzinfo=tz)
+        if _in_utc_range(stated):
+            published = stated
+        else:
+            warnings += (f"date '{day}' is out of range in UTC; dated by the file",)
     return Article(
         id=entry_id(path),
         path=path,
@@ -108,6 +115,16 @@ def parse(path: str, raw: bytes, *, mtime: float, tz: tzinfo) -> Article:
     )
 
 
+def _in_utc_range(when: datetime) -> bool:
+    """Whether `when` has a UTC equivalent: feeds and HTTP headers state instants in UTC, and
+    0001-01-01 east of Greenwich (or 9999-12-31 west of it) has none."""
+    try:
+        when.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
 def _take_byline_and_repeat(cursor: _Cursor, title: str) -> Byline | None:
     """Consume the optional byline and the optional repeat of the headline, in either order."""
     byline = None
@@ -116,10 +133,11 @@ def _take_byline_and_repeat(cursor: _Cursor, title: str) -> Byline | None:
         line = cursor.peek()
         if line is None:
             break
-        if byline is None and (found := parse_byline(line)):
-            byline = found
-        elif not repeat_seen and " ".join(line.split()).casefold() == title.casefold():
+        # The repeat first: a headline such as "Flood remembered 5 years ago" reads as a byline.
+        if not repeat_seen and " ".join(line.split()).casefold() == title.casefold():
             repeat_seen = True
+        elif byline is None and (found := parse_byline(line)):
+            byline = found
         else:
             break
         cursor.take()
