@@ -12,7 +12,7 @@ from typing import Any
 
 from feedd import __version__
 from feedd.config import Settings, SettingsError, load_settings, setting_help
-from feedd.library import Library
+from feedd.library import Library, display_path
 from feedd.output import write_site
 from feedd.render import render_site
 
@@ -100,12 +100,12 @@ def _build(settings: Settings, args: argparse.Namespace) -> int:
     if library is None:
         return 2
     for path, reason in sorted(library.rejected.items()):
-        log.warning("rejected %s: %s", path, reason)
+        log.warning("rejected %s: %s", display_path(path), reason)
     site = render_site(library.articles, len(library.rejected), settings)
     try:
         stats = write_site(site, args.out)
     except OSError as error:
-        log.error("cannot write %s: %s (the previous files are untouched)", args.out, error)
+        log.error("cannot write %s: %s (the feeds and index still describe the previous site)", args.out, error)
         return 1
     log.info(
         "built %s: %d articles, %d rejected; %d files written, %d unchanged, %d removed",
@@ -127,9 +127,9 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
     warned = 0
     for path in sorted(set(library.rejected) | set(library.articles)):
         if path in library.rejected:
-            out.write(f"{path}: {library.rejected[path]}\n")
+            out.write(f"{display_path(path)}: {library.rejected[path]}\n")
         for warning in library.articles[path].warnings if path in library.articles else ():
-            out.write(f"{path}: warning: {warning}\n")
+            out.write(f"{display_path(path)}: warning: {warning}\n")
             warned += 1
     out.write(
         f"{len(library.articles)} published, {len(library.rejected)} rejected, "

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from feedd.config import Settings
-from feedd.library import Changes, Library
+from feedd.library import Changes, Library, display_path
 from feedd.render import render_site
 from feedd.site import Site
 
@@ -160,11 +160,11 @@ def _log(changes: Changes, library: Library, rescanned: bool) -> None:
         " (full rescan)" if rescanned else "",
     )
     for path, reason in changes.new_rejections:
-        log.warning("rejected %s: %s", path, reason)
+        log.warning("rejected %s: %s", display_path(path), reason)
     for path in sorted(changes.changed):
         article = library.articles.get(path)
         for warning in article.warnings if article else ():
-            log.warning("%s: warning: %s", path, warning)
+            log.warning("%s: warning: %s", display_path(path), warning)
 
 
 def _union(batch: Iterable[_Request | None]) -> frozenset[str]:
@@ -176,4 +176,5 @@ def _merge(*results: Changes | None) -> Changes:
     return Changes(
         frozenset().union(*(r.changed for r in present)),
         tuple(rejection for r in present for rejection in r.new_rejections),
+        frozenset().union(*(r.cleared for r in present)),
     )

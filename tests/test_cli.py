@@ -229,10 +229,6 @@ def test_check_reports_unreadable_files_and_folders(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs cli.py to print paths through library.display_path (see the report)",
-)
 def test_check_prints_one_line_per_file_whatever_its_name(tmp_path: Path) -> None:
     root = os.fsencode(tmp_path)
     for name in (b"new\nline.txt", b"latin1-\xe9.txt"):
