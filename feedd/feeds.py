@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
@@ -42,6 +42,18 @@ def summary_text(article: Article) -> str:
     if len(text) <= _SUMMARY_CHARS:
         return text
     return text[:_SUMMARY_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def instant(when: datetime) -> datetime:
+    """`when` as feeds can state it: RFC 3339 and RFC 822 offsets are whole minutes, so a zone's
+    historical offset in seconds (local mean time, before about 1900) is stated in UTC."""
+    offset = when.utcoffset()
+    if offset is None or offset % timedelta(minutes=1) == timedelta(0):
+        return when
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        return when.replace(tzinfo=UTC)
 
 
 def content_html(article: Article, settings: Settings) -> str:
@@ -80,7 +92,10 @@ def atom(articles: Sequence[Article], settings: Settings) -> bytes:
 
 
 def rss(articles: Sequence[Article], settings: Settings) -> bytes:
-    return _generator(articles, settings, urls.RSS).rss_str(pretty=True)  # type: ignore[no-any-return]
+    fg = _generator(articles, settings, urls.RSS)
+    # RSS readers take the channel description for HTML (Atom's subtitle is marked as text).
+    fg.description(html.escape(settings.description, quote=False))
+    return fg.rss_str(pretty=True)  # type: ignore[no-any-return]
 
 
 def _generator(articles: Sequence[Article], settings: Settings, self_path: str) -> FeedGenerator:
@@ -90,11 +105,12 @@ def _generator(articles: Sequence[Article], settings: Settings, self_path: str) 
     fg.title(settings.title)
     fg.subtitle(settings.description)
     fg.author({"name": settings.author})
-    fg.link(href=settings.site_url, rel="alternate", type="text/html")
+    # feedgen makes the last link RSS's channel <link>, which must be the site, not the feed.
     fg.link(href=urls.absolute(settings, self_path), rel="self")
+    fg.link(href=settings.site_url, rel="alternate", type="text/html")
     fg.language(settings.language)
     fg.generator("feedd", __version__)
-    fg.updated(last_updated(articles))
+    fg.updated(instant(last_updated(articles)))
     for article in articles:
         entry = fg.add_entry(order="append")
         entry.id(article.id)
@@ -104,8 +120,8 @@ def _generator(articles: Sequence[Article], settings: Settings, self_path: str) 
             rel="alternate",
             type="text/html",
         )
-        entry.published(article.published)
-        entry.updated(article.updated)
+        entry.published(instant(article.published))
+        entry.updated(instant(article.updated))
         if article.author:
             entry.author({"name": article.author})
             entry.dc.dc_creator(article.author)
@@ -137,8 +153,8 @@ def _json_item(article: Article, settings: Settings) -> dict[str, object]:
         "title": article.title,
         "content_html": content_html(article, settings),
         "summary": summary_text(article),
-        "date_published": article.published.isoformat(),
-        "date_modified": article.updated.isoformat(),
+        "date_published": instant(article.published).isoformat(),
+        "date_modified": instant(article.updated).isoformat(),
     }
     if article.author:
         item["authors"] = [{"name": article.author}]
