@@ -10,7 +10,7 @@ import hashlib
 import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup
@@ -25,17 +25,20 @@ CSS = """
 @media (prefers-color-scheme:dark){:root{--fg:#e8e8e6;--muted:#a0a4a8;--bg:#17181a;--rule:#303236;--link:#8ab4f8}}
 *{box-sizing:border-box}
 body{margin:0 auto;max-width:42rem;padding:1.25rem 1rem 3rem;background:var(--bg);color:var(--fg);
-font:1.0625rem/1.6 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Nastaliq Urdu",sans-serif;
-overflow-wrap:break-word}
+font:1.0625rem/1.6 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;overflow-wrap:break-word}
+:lang(ur){font-family:"Noto Nastaliq Urdu","Jameel Noori Nastaleeq","Urdu Typesetting",system-ui,sans-serif;line-height:2.3}
+:is(h1,h2):lang(ur){line-height:2}
+:where([lang]:not(:lang(ur))){font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;line-height:1.6}
 a{color:var(--link)}
-header.site{font-weight:600;padding-bottom:.75rem;border-bottom:1px solid var(--rule);margin-bottom:1.5rem}
-header.site a{color:var(--fg);text-decoration:none}
+header.site{padding-bottom:.75rem;border-bottom:1px solid var(--rule);margin-bottom:1.5rem}
+header.site>a{font-weight:600;color:var(--fg);text-decoration:none}
+header.site h1{margin:0}header.site p{margin:0;color:var(--muted)}
 h1{font-size:1.75rem;line-height:1.25;margin:0 0 .5rem}
 h2{font-size:1.25rem;line-height:1.3;margin:0 0 .25rem}
 h2 a{text-decoration:none}h2 a:hover{text-decoration:underline}
 article+article{border-top:1px solid var(--rule);padding-top:1rem;margin-top:1.25rem}
-.meta{color:var(--muted);font-size:.9rem;margin:0 0 .75rem}
-.lede{color:var(--muted);margin-top:0}
+.meta{color:var(--muted);margin:0 0 .75rem}
+.meta,.meta *{font:.9rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif}
 footer{margin-top:3rem;padding-top:.75rem;border-top:1px solid var(--rule);color:var(--muted);font-size:.9rem}
 """
 _CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
@@ -55,15 +58,36 @@ _ENVIRONMENT = jinja2.Environment(
 )
 _ENVIRONMENT.filters["human_date"] = lambda when: when.strftime("%-d %B %Y, %H:%M %Z").strip()
 
-# Scripts whose language is unambiguous enough to name; others are marked `lang=""` (unknown)
-# rather than claimed to be in the site's language.
+# Scripts whose language is unambiguous enough to name; others are marked `lang="und"`
+# (undetermined, BCP 47) rather than claimed to be in the site's language. Not `lang=""`:
+# Chromium lets `:lang()` of the parent match through it.
 _LANGUAGE_BY_SCRIPT = {
     "HIRAGANA": "ja",
     "KATAKANA": "ja",
     "HANGUL": "ko",
     "CJK": "zh",
     "HEBREW": "he",
+    "GREEK": "el",
+    "THAI": "th",
+    "GEORGIAN": "ka",
+    "ARMENIAN": "hy",
 }
+# The script each site language is written in, when it is not Latin: text in that script is
+# taken to be in the site's language.
+_SCRIPT_OF_LANGUAGE = {
+    **{lang: "ARABIC" for lang in ("ar", "fa", "ur", "ps", "sd", "ug", "ckb")},
+    **{lang: "HEBREW" for lang in ("he", "yi")},
+    **{lang: "CYRILLIC" for lang in ("ru", "uk", "be", "bg", "mk", "sr", "kk", "ky", "mn", "tg")},
+    **{lang: "CJK" for lang in ("zh", "ja")},
+    "ko": "HANGUL",
+    "el": "GREEK",
+    "th": "THAI",
+    "ka": "GEORGIAN",
+    "hy": "ARMENIAN",
+}
+_RIGHT_TO_LEFT = frozenset(
+    ["ARABIC", "HEBREW", "SYRIAC", "THAANA", "NKO", "SAMARITAN", "MANDAIC", "ADLAM"]
+)
 _URDU_LETTERS = frozenset("ٹڈڑںےۓھ")
 _PERSIAN_LETTERS = frozenset("پچژگ")
 
@@ -83,60 +107,68 @@ def direction(text: str, site_language: str) -> Direction:
     if not scripts:
         return Direction(site_language, "ltr")
     main = max(scripts, key=lambda s: scripts[s])
+    if main == "CJK" and ("HIRAGANA" in scripts or "KATAKANA" in scripts):
+        main = "HIRAGANA"
+    dir = "rtl" if main in _RIGHT_TO_LEFT else "ltr"
+    site_script = _script_of(site_language)
+    if main == site_script or (main == "HIRAGANA" and site_script == "CJK"):
+        return Direction(site_language, dir)
     if main == "ARABIC":
         letters = set(text)
         lang = "ur" if letters & _URDU_LETTERS else "fa" if letters & _PERSIAN_LETTERS else "ar"
-        return Direction(lang, "rtl")
-    if main == "HEBREW":
-        return Direction("he", "rtl")
-    if main == "LATIN":
-        return Direction(site_language, "ltr")
-    return Direction(_LANGUAGE_BY_SCRIPT.get(main, ""), "ltr")
+        return Direction(lang, dir)
+    return Direction(_LANGUAGE_BY_SCRIPT.get(main, "und"), dir)
 
 
-def _links(settings: Settings) -> dict[str, str]:
-    """Links relative to the site's root path, so the pages work under any host name."""
-    root = urlsplit(settings.site_url).path.rstrip("/")
-
-    def link(path: str) -> str:
-        return root + quote(path, safe="/")
-
-    return {
-        "home": link(urls.INDEX),
-        "atom": link(urls.ATOM),
-        "rss": link(urls.RSS),
-        "json": link(urls.JSON),
-    }
+def _script_of(language: str) -> str:
+    return _SCRIPT_OF_LANGUAGE.get(language.split("-")[0].lower(), "LATIN")
 
 
-def _common(settings: Settings) -> dict[str, object]:
+def href(page: str, target: str) -> str:
+    """The link from the page at URL path `page` to the URL path `target`, relative, so the
+    site works under any host and path prefix, and from the folder `feedd build` writes."""
+    up = page.count("/") - 1
+    # quote() encodes ":" too, so "a:b.html" never reads as a URL scheme.
+    return ("../" * up + quote(target.lstrip("/"), safe="/")) or "./"
+
+
+def _common(settings: Settings, page: str) -> dict[str, object]:
     return {
         "settings": settings,
-        "links": _links(settings),
+        "links": {
+            "home": href(page, urls.INDEX),
+            "atom": href(page, urls.ATOM),
+            "rss": href(page, urls.RSS),
+            "json": href(page, urls.JSON),
+        },
         "css": Markup(CSS),  # noqa: S704 (our own constant stylesheet)
         "csp": CONTENT_SECURITY_POLICY,
-        "site_dir": direction(settings.title, settings.language).dir,
+        "site_dir": "rtl" if _script_of(settings.language) in _RIGHT_TO_LEFT else "ltr",
     }
 
 
 def index_page(articles: Sequence[Article], settings: Settings) -> bytes:
-    root = urlsplit(settings.site_url).path.rstrip("/")
+    """The home page: feed autodiscovery, and the `articles` given, in that order."""
     items = [
         {
             "article": article,
-            "href": root + quote(urls.article_path(article.path), safe="/"),
+            "href": href(urls.INDEX, urls.article_path(article.path)),
             "summary": summary_text(article),
             **direction(article.title, settings.language)._asdict(),
         }
         for article in articles
     ]
     template = _ENVIRONMENT.get_template("index.html")
-    return template.render(items=items, **_common(settings)).encode()
+    return template.render(items=items, **_common(settings, urls.INDEX)).encode()
 
 
 def article_page(article: Article, settings: Settings) -> bytes:
+    """The page at `urls.article_path(article.path)`."""
     guess = direction(article.title + " " + article.summary[:200], settings.language)
     template = _ENVIRONMENT.get_template("article.html")
     return template.render(
-        article=article, lang=guess.lang, dir=guess.dir, **_common(settings)
+        article=article,
+        lang=guess.lang,
+        dir=guess.dir,
+        **_common(settings, urls.article_path(article.path)),
     ).encode()
