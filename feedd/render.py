@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping
 
 from feedd import feeds, pages, site, urls
 from feedd.article import Article
 from feedd.config import Settings
 from feedd.site import Resource, Site, make_resource
+
+log = logging.getLogger(__name__)
 
 
 def render_site(
@@ -41,8 +44,19 @@ def render_site(
             feed_updated,
         ),
     }
+    pages_of: dict[str, str] = {}
     for article in ordered:
         path = urls.article_path(article.path)
+        if path in pages_of:
+            # Only with `include` patterns beyond *.txt: `x` and `x.txt` share `x.html`.
+            log.warning(
+                "%s is not published as a page: %s, which is newer, has its address %s",
+                article.path,
+                pages_of[path],
+                path,
+            )
+            continue
+        pages_of[path] = article.path
         reusable = (
             previous.resources.get(path) if previous and article.path not in changed else None
         )

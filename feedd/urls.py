@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from feedd.config import Settings
@@ -12,15 +13,22 @@ RSS = "/feed.rss"
 JSON = "/feed.json"
 ARTICLES = "/articles/"
 
+# Names a page or its precompressed copy can have (case-insensitive file systems included).
+_PAGE_LIKE = re.compile(r"\.html(?:\.gz)?~*$", re.IGNORECASE)
+
 
 def article_path(relative: str) -> str:
     """The stable URL path (decoded) of the page of the article file at `relative`.
 
-    `a/b.txt` becomes `/articles/a/b.html`; other suffixes are kept (`x.md` -> `x.md.html`) so
-    two files can never share a page.
+    `a/b.txt` becomes `/articles/a/b.html`; other suffixes are kept (`x.md` -> `x.md.html`), so
+    two files share a page only when `include` admits both `x` and `x.txt`. A folder named like
+    a page (`b.html/`, `b.html.gz/`) gets a `~`, so that `feedd build` can write it beside the
+    page of `b.txt`; folder names that already end in `~` get one more, so no two folders meet.
     """
-    stem = relative[: -len(".txt")] if relative.endswith(".txt") else relative
-    return f"{ARTICLES}{stem}.html"
+    *folders, name = relative.split("/")
+    stem = name[: -len(".txt")] if name.endswith(".txt") else name
+    escaped = [folder + "~" if _PAGE_LIKE.search(folder) else folder for folder in folders]
+    return ARTICLES + "/".join([*escaped, stem + ".html"])
 
 
 def absolute(settings: Settings, path: str) -> str:
