@@ -242,11 +242,6 @@ def test_check_prints_one_line_per_file_whatever_its_name(tmp_path: Path) -> Non
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="urls.article_path maps b.txt to the file articles/b.html and b.html/c.txt into a "
-    "folder of that name: build cannot write both (see the report)",
-)
 def test_build_a_file_and_a_folder_whose_pages_collide(tmp_path: Path) -> None:
     seeds, out = tmp_path / "seeds", tmp_path / "out"
     (seeds / "b.html").mkdir(parents=True)
