@@ -105,7 +105,11 @@ def _build(settings: Settings, args: argparse.Namespace) -> int:
     try:
         stats = write_site(site, args.out)
     except OSError as error:
-        log.error("cannot write %s: %s (the feeds and index still describe the previous site)", args.out, error)
+        log.error(
+            "cannot write %s: %s (the feeds and index still describe the previous site)",
+            args.out,
+            error,
+        )
         return 1
     log.info(
         "built %s: %d articles, %d rejected; %d files written, %d unchanged, %d removed",
