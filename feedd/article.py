@@ -25,6 +25,9 @@ _HEADER = re.compile(
 )
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 class ArticleError(ValueError):
     """The file is not an article; `reason` says why, in a publisher's words."""
 
@@ -82,7 +85,13 @@ def parse(path: str, raw: bytes, *, mtime: float, tz: tzinfo) -> Article:
         cursor.take()
         source = " ".join((header["source"] or "").split()) or None
         try:
-            day = dateparser.isoparse(header["date"]).date()
+            text = header["date"]
+            # The common YYYY-MM-DD needs no dateutil; other shapes are left to it.
+            day = (
+                date.fromisoformat(text)
+                if _ISO_DAY.fullmatch(text)
+                else dateparser.isoparse(text).date()
+            )
         except (ValueError, OverflowError):
             warnings += (f"impossible date {header['date']!r} in the header; dated by the file",)
     else:

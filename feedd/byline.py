@@ -21,12 +21,18 @@ _TIME = r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::\d{2})?\s*(?P<meridiem>[AaPp])?
 # cheaper than fuzzy dateutil.
 _EXACT = re.compile(
     rf"^(?P<author>.*?)\s*(?:{_AGO}\s*)?"
-    rf"(?P<date>(?:{_WEEKDAY}\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}})"
+    rf"(?P<date>(?:{_WEEKDAY}\s+)?(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<month>{_MONTH})\s+(?P<year>\d{{4}}))"
     rf"(?:\s*\|\s*{_TIME})?\s*$",
     re.IGNORECASE,
 )
 _AGO_ANYWHERE = re.compile(rf"\s*\b{_AGO}\b\s*", re.IGNORECASE)
 _PIPE_TIME = re.compile(rf"^(?P<before>.*?)\s*\|\s*{_TIME}\s*$", re.IGNORECASE)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 _BY = re.compile(r"^by\s+", re.IGNORECASE)
 # dateutil fills what a text leaves out from a default date (today, unless told): parsing with
 # two defaults that differ in every field shows whether the text named a whole date.
@@ -49,7 +55,7 @@ def parse_byline(line: str) -> Byline | None:
         hour = exact["hour"]
         return Byline(
             _author(exact["author"]),
-            _parse_day(exact["date"]),
+            _exact_day(exact) or _parse_day(exact["date"]),
             _time_of_day(hour, exact["minute"], exact["meridiem"]) if hour else None,
         )
     return _parse_loosely(line)
@@ -78,6 +84,15 @@ def _parse_loosely(line: str) -> Byline | None:
     if day is None and time_of_day is None:
         return None
     return Byline(_author(author), day, time_of_day)
+
+
+def _exact_day(match: re.Match[str]) -> date | None:
+    """The date of an exactly matched byline, read without dateutil (the cheap common case)."""
+    month = _MONTHS.get(match["month"][:3].lower())
+    try:
+        return date(int(match["year"]), month, int(match["day"])) if month else None
+    except ValueError:
+        return None
 
 
 def _parse_day(text: str, *, fuzzy: bool = False) -> date | None:
