@@ -149,15 +149,23 @@ def _common(settings: Settings, page: str) -> dict[str, object]:
 
 def index_page(articles: Sequence[Article], settings: Settings) -> bytes:
     """The home page: feed autodiscovery, and the `articles` given, in that order."""
-    items = [
-        {
-            "article": article,
-            "href": href(urls.INDEX, urls.article_path(article.path)),
-            "summary": summary_text(article),
+    return index_document([index_item(article, settings) for article in articles], settings)
+
+
+def index_item(article: Article, settings: Settings) -> Markup:
+    """The front page's entry for `article`: rendered once, reused while the article is unchanged."""
+    template = _ENVIRONMENT.get_template("_item.html")
+    return Markup(  # noqa: S704 (rendered by an autoescaping template)
+        template.render(
+            article=article,
+            href=href(urls.INDEX, urls.article_path(article.path)),
+            summary=summary_text(article),
             **direction(article.title, settings.language)._asdict(),
-        }
-        for article in articles
-    ]
+        )
+    )
+
+
+def index_document(items: Sequence[Markup], settings: Settings) -> bytes:
     template = _ENVIRONMENT.get_template("index.html")
     return template.render(items=items, **_common(settings, urls.INDEX)).encode()
 
