@@ -12,9 +12,9 @@ from typing import Any
 
 from feedd import __version__
 from feedd.config import Settings, SettingsError, load_settings, setting_help
-from feedd.library import Library, display_path
+from feedd.library import Library, article_loader, display_path
 from feedd.output import write_site
-from feedd.render import render_site
+from feedd.render import PageRenderer, Renderer
 
 log = logging.getLogger("feedd")
 
@@ -101,9 +101,9 @@ def _build(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     for path, reason in sorted(library.rejected.items()):
         log.warning("rejected %s: %s", display_path(path), reason)
-    site = render_site(library.articles, len(library.rejected), settings)
+    site = Renderer(settings).site(library)
     try:
-        stats = write_site(site, args.out)
+        stats = write_site(site, args.out, PageRenderer(settings, article_loader(settings)))
     except OSError as error:
         log.error(
             "cannot write %s: %s (the feeds and index still describe the previous site)",
@@ -129,14 +129,14 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     out = sys.stdout
     warned = 0
-    for path in sorted(set(library.rejected) | set(library.articles)):
+    for path in sorted(set(library.rejected) | set(library.warnings)):
         if path in library.rejected:
             out.write(f"{display_path(path)}: {library.rejected[path]}\n")
-        for warning in library.articles[path].warnings if path in library.articles else ():
+        for warning in library.warnings.get(path, ()):
             out.write(f"{display_path(path)}: warning: {warning}\n")
             warned += 1
     out.write(
-        f"{len(library.articles)} published, {len(library.rejected)} rejected, "
+        f"{len(library.entries)} published, {len(library.rejected)} rejected, "
         f"{warned} warnings in {settings.seeds}\n"
     )
     return 1 if library.rejected else 0

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from feedd.config import Settings, SettingsError
-from feedd.library import Library
+from feedd.library import Library, article_loader
 from feedd.publisher import Publisher, Update
-from feedd.server import Published, create_app
+from feedd.render import PageRenderer
+from feedd.server import PageCache, Published, create_app
 from feedd.systemd import Notifier
 from feedd.watch import FolderWatcher
 
@@ -41,7 +42,7 @@ def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
 async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
     loop = asyncio.get_running_loop()
     notifier = Notifier(os.environ)
-    published = Published(settings)
+    published = Published(settings, pages=_page_cache(settings))
     first_site = asyncio.Event()
 
     def swap(update: Update) -> None:
@@ -59,11 +60,6 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         else:
             notifier.status(f"serving {update.site.articles} articles")
 
-    publisher = Publisher(settings, lambda update: loop.call_soon_threadsafe(swap, update))
-    watcher = _watcher(settings, publisher)
-    watcher.start()  # before the first scan, so nothing written during it is missed
-    publisher.start()
-
     runner = web.AppRunner(
         create_app(published),
         handle_signals=False,
@@ -72,12 +68,21 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         shutdown_timeout=_SHUTDOWN_SECONDS,
     )
     await runner.setup()
+    publisher: Publisher | None = None
+    watcher: FolderWatcher | None = None
     try:
         site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
-        await site.start()
-        for address in runner.addresses:
-            host, port = address[0], address[1]
-            log.info("listening on http://%s:%d/ (watching %s)", host, port, settings.seeds)
+        await site.start()  # until the first site is rendered, requests are answered 503
+        host, port = runner.addresses[0][:2]
+        if settings.port == 0:  # links in the feeds must name the port actually bound
+            settings = dataclasses.replace(settings, port=port)
+            published.settings, published.pages = settings, _page_cache(settings)
+        log.info("listening on http://%s:%d/ (watching %s)", host, port, settings.seeds)
+
+        publisher = Publisher(settings, lambda update: loop.call_soon_threadsafe(swap, update))
+        watcher = _watcher(settings, publisher)
+        watcher.start()  # before the first scan, so nothing written during it is missed
+        publisher.start()
 
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -85,15 +90,17 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
 
         def reload() -> None:
             nonlocal watcher
+            assert watcher is not None and publisher is not None
             notifier.reloading()
             new = _reloaded(published.settings, reload_settings)
             if new is not None:
                 published.settings = new
+                published.pages = _page_cache(new)
                 publisher.reload(new)
                 if os.path.realpath(new.seeds) != watcher.root:
-                    watcher.stop()
-                    watcher = _watcher(new, publisher)
+                    old, watcher = watcher, _watcher(new, publisher)
                     watcher.start()
+                    loop.run_in_executor(None, old.stop)  # joining a thread blocks
             notifier.notify("READY=1")
 
         loop.add_signal_handler(signal.SIGHUP, reload)
@@ -106,9 +113,15 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         await asyncio.gather(watchdog, return_exceptions=True)
     finally:
         await runner.cleanup()
-        await asyncio.to_thread(watcher.stop)
-        await asyncio.to_thread(publisher.stop)
+        if watcher is not None:
+            await asyncio.to_thread(watcher.stop)
+        if publisher is not None:
+            await asyncio.to_thread(publisher.stop)
     return 0
+
+
+def _page_cache(settings: Settings) -> PageCache:
+    return PageCache(PageRenderer(settings, article_loader(settings)))
 
 
 def _watcher(settings: Settings, publisher: Publisher) -> FolderWatcher:
@@ -128,6 +141,8 @@ def _reloaded(current: Settings, reload_settings: Callable[[], Settings]) -> Set
     except SettingsError as error:
         log.error("reload refused, keeping the running settings: %s", error)
         return None
+    if new.port == 0:  # "any free port" was resolved at startup: keep the one bound
+        new = dataclasses.replace(new, port=current.port)
     if (new.host, new.port) != (current.host, current.port):
         log.warning("host and port changes take effect at the next restart")
         new = dataclasses.replace(new, host=current.host, port=current.port)

@@ -2,6 +2,10 @@
 
 It owns the rules for which files are candidates and is the only module that reads articles
 from disk. `scan()` walks the whole folder; `apply(paths)` re-reads only what changed.
+
+Of each article it keeps an `Entry` (what ordering and routing need); only the newest ones are
+held whole, for the feeds. The rest are read again when a page needs them, so memory does not
+grow with the size of the articles.
 """
 
 from __future__ import annotations
@@ -13,9 +17,15 @@ import os
 import posixpath
 import re
 import stat
-from collections.abc import Iterable, Iterator
+import sys
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
+import immutables
+
+from feedd import urls
 from feedd.article import Article, ArticleError, parse
 from feedd.config import Settings
 
@@ -42,31 +52,104 @@ class Changes:
         return bool(self.changed or self.new_rejections or self.cleared)
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the library keeps of a published article: enough to order it and to find it again."""
+
+    path: str
+    page: str  # the URL path of its page
+    published: datetime
+    updated: datetime
+    source: str | None
+
+    @property
+    def key(self) -> tuple[datetime, datetime, str]:
+        """Sorts oldest first; the feeds list newest first."""
+        return self.published, self.updated, self.path
+
+
 class Library:
-    """Mutable, owned by one writer (the build or the watch loop); renderers get its articles."""
+    """Mutable, owned by one writer (the build or the publisher thread).
+
+    `entries` and `pages` (page URL path to entry, a persistent map: a site keeps the one it was
+    rendered with while the library moves on) list what is published; `newest(n)` gives the
+    newest articles whole.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.root = os.path.realpath(settings.seeds)
-        self.articles: dict[str, Article] = {}
+        self.entries: dict[str, Entry] = {}
+        self.pages: immutables.Map[str, Entry] = immutables.Map()
         self.rejected: dict[str, str] = {}
+        self.warnings: dict[str, tuple[str, ...]] = {}
         self._signatures: dict[str, tuple[int, int, int]] = {}
+        self._order: list[tuple[datetime, datetime, str]] = []  # entry keys, oldest first
+        self._whole: dict[str, Article] = {}  # the newest articles, held for the feeds
+        self._last_updated: datetime | None = None  # None: to be computed again
+        self._under: dict[str, set[str]] = {}  # folder -> known paths anywhere below it
+
+    @property
+    def articles(self) -> Mapping[str, Article]:
+        """Every article whole, read again from disk where not held: for tests and tools,
+        not for the daemon's hot path."""
+        return {path: article for path in self.entries if (article := self.article(path))}
+
+    def article(self, path: str) -> Article | None:
+        """The article at `path` whole, if it is published."""
+        entry = self.entries.get(path)
+        if entry is None:
+            return None
+        held = self._whole.get(path)
+        if held is not None:
+            return held
+        try:
+            article = read_article(self.root, path, self.settings)
+        except (ArticleError, NotACandidate):
+            return None
+        return article if article.updated == entry.updated else None
+
+    def newest(self) -> list[Article]:
+        """The `max_entries` newest articles, newest first, whole.
+
+        The ones not held are read again (they moved up when newer ones went away); a file
+        that changed unseen meanwhile gets its entry updated, so the feeds never pair an old
+        entry with new text.
+        """
+        count = self.settings.max_entries
+        paths: list[str] = []
+        for _ in range(3):  # a re-read can reorder the list; it settles at once in practice
+            paths = [key[2] for key in reversed(self._order[-count:])] if count > 0 else []
+            missing = [path for path in paths if path not in self._whole]
+            if not missing:
+                break
+            self.apply(missing)
+        self._whole = {path: self._whole[path] for path in paths if path in self._whole}
+        return list(self._whole.values())
+
+    def last_updated(self) -> datetime | None:
+        """When the newest change to a published article was made."""
+        if self._last_updated is None and self.entries:
+            self._last_updated = max(entry.updated for entry in self.entries.values())
+        return self._last_updated
 
     def scan(self) -> Changes:
         """Walk the whole folder: read new and changed files, forget vanished ones."""
         found = dict(self._walk(""))
-        known = set(self.articles) | set(self.rejected)
+        known = set(self.entries) | set(self.rejected)
         return self._refresh(found, known, force=False)
 
     def apply(self, paths: Iterable[str]) -> Changes:
         """Re-read the given relative paths (files or folders) as they are now on disk."""
         found: dict[str, _Found] = {}
         known: set[str] = set()
-        everything = set(self.articles) | set(self.rejected)
         for path in {posixpath.normpath("/" + p).strip("/") for p in paths}:
             if not path:
+                everything = set(self.entries) | set(self.rejected)
                 return self._refresh(dict(self._walk("")), everything, force=True)
-            known.update(k for k in everything if k == path or k.startswith(path + "/"))
+            if path in self.entries or path in self.rejected:
+                known.add(path)
+            known.update(self._under.get(path, ()))
             found.update(self._walk(path))
         return self._refresh(found, known, force=True)
 
@@ -76,8 +159,11 @@ class Library:
         cleared = {path for path in known - set(found) if path in self.rejected}
         for path in known - set(found):
             changed.update(self._forget(path))
+            self._untrack(path)
         for path, st in sorted(found.items()):
-            before = self.articles.get(path), self.rejected.get(path)
+            before = self.entries.get(path), self.rejected.get(path)
+            if before == (None, None):
+                self._track(path)
             if isinstance(st, str):  # a folder that cannot be listed
                 self.rejected[path] = st
             else:
@@ -86,7 +172,9 @@ class Library:
                     continue
                 self._signatures[path] = signature
                 self._read(path)
-            after = self.articles.get(path), self.rejected.get(path)
+            after = self.entries.get(path), self.rejected.get(path)
+            if after == (None, None):
+                self._untrack(path)
             if after[1] is not None and after[1] != before[1]:
                 new_rejections.append((path, after[1]))
             elif after[1] is None and before[1] is not None:
@@ -95,52 +183,73 @@ class Library:
                 changed.add(path)
         return Changes(frozenset(changed), tuple(new_rejections), frozenset(cleared))
 
+    def _track(self, path: str) -> None:
+        """Index a newly known path under each folder above it, so that a change to a folder
+        (renamed, deleted) finds what was in it without a look at every known path."""
+        folder = path
+        while "/" in folder:
+            folder = folder.rsplit("/", 1)[0]
+            self._under.setdefault(folder, set()).add(path)
+
+    def _untrack(self, path: str) -> None:
+        folder = path
+        while "/" in folder:
+            folder = folder.rsplit("/", 1)[0]
+            under = self._under.get(folder)
+            if under is not None:
+                under.discard(path)
+                if not under:
+                    del self._under[folder]
+
     def _forget(self, path: str) -> set[str]:
         self._signatures.pop(path, None)
         self.rejected.pop(path, None)
-        return {path} if self.articles.pop(path, None) is not None else set()
+        return {path} if self._unpublish(path) else set()
+
+    def _unpublish(self, path: str) -> bool:
+        entry = self.entries.pop(path, None)
+        if entry is None:
+            return False
+        del self._order[bisect_left(self._order, entry.key)]
+        if entry.updated == self._last_updated:
+            self._last_updated = None
+        self.pages = self.pages.delete(entry.page)
+        self.warnings.pop(path, None)
+        self._whole.pop(path, None)
+        return True
+
+    def _publish(self, article: Article) -> None:
+        path = article.path
+        page = urls.article_path(path)
+        owner = self.pages.get(page)
+        if owner is not None and owner.path != path:
+            # Only with `include` patterns beyond *.txt: `x` and `x.txt` would share `x.html`.
+            raise ArticleError(f"its page {page} is already the page of {owner.path}")
+        self._unpublish(path)
+        entry = Entry(path, page, article.published, article.updated, _shared(article.source))
+        self.entries[path] = entry
+        insort(self._order, entry.key)
+        if self._last_updated is not None and entry.updated > self._last_updated:
+            self._last_updated = entry.updated
+        self.pages = self.pages.set(page, entry)
+        if article.warnings:
+            self.warnings[path] = article.warnings
+        count = self.settings.max_entries
+        if len(self._order) <= count or entry.key >= self._order[-count]:
+            self._whole[path] = article
 
     def _read(self, path: str) -> None:
         try:
-            raw, mtime = self._read_bytes(path)
-            _check_name(path)
-            article = parse(path, raw, mtime=mtime, tz=self.settings.tz)
-        except _NotACandidate:
+            article = read_article(self.root, path, self.settings)
+            self._publish(article)
+        except NotACandidate:
             self._forget(path)
             return
         except ArticleError as error:
-            self.articles.pop(path, None)
+            self._unpublish(path)
             self.rejected[path] = error.reason
             return
         self.rejected.pop(path, None)
-        self.articles[path] = article
-
-    def _read_bytes(self, path: str) -> tuple[bytes, float]:
-        """Read at most `max_article_bytes` + 1 bytes, never blocking on a FIFO or device."""
-        limit = self.settings.max_article_bytes
-        full = os.path.join(self.root, path)
-        try:
-            real = os.path.realpath(full)
-            if not _inside(self.root, real):
-                raise _NotACandidate
-            fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except OSError as error:
-            if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                raise _NotACandidate from None
-            raise ArticleError(f"cannot read: {error.strerror}") from None
-        with os.fdopen(fd, "rb") as file:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise _NotACandidate
-            if st.st_size > limit:
-                raise ArticleError(f"larger than max_article_bytes ({st.st_size} > {limit} bytes)")
-            try:
-                raw = file.read(limit + 1)
-            except OSError as error:
-                raise ArticleError(f"cannot read: {error.strerror}") from None
-        if len(raw) > limit:
-            raise ArticleError(f"larger than max_article_bytes (over {limit} bytes)")
-        return raw, st.st_mtime
 
     def _walk(self, start: str) -> Iterator[tuple[str, _Found]]:
         """Candidate files under `start` (relative; "" for the root) with their `stat`, and
@@ -218,8 +327,66 @@ class Library:
         )
 
 
-class _NotACandidate(Exception):
+def article_loader(settings: Settings) -> Callable[[Entry], Article | None]:
+    """Reads the article of an entry as the file is now (None when it is gone or broken), for
+    pages built on demand; safe to use from any thread."""
+    root = os.path.realpath(settings.seeds)
+
+    def load(entry: Entry) -> Article | None:
+        try:
+            return read_article(root, entry.path, settings)
+        except (ArticleError, NotACandidate):
+            return None
+
+    return load
+
+
+class NotACandidate(Exception):
     """The path vanished or turned into something that is not an article candidate."""
+
+
+def read_article(root: str, path: str, settings: Settings) -> Article:
+    """Read and parse the file at `path` (relative to the real path `root`) as it is now.
+
+    Raises `ArticleError` for a file that is not an article and `NotACandidate` for a path that
+    is gone or is no file feedd may read (outside the folder, a FIFO, a device). Safe to call
+    from any thread: it touches no library state.
+    """
+    raw, mtime = _read_bytes(root, path, settings.max_article_bytes)
+    _check_name(path)
+    return parse(path, raw, mtime=mtime, tz=settings.tz)
+
+
+def _read_bytes(root: str, path: str, limit: int) -> tuple[bytes, float]:
+    """Read at most `limit` + 1 bytes, never blocking on a FIFO or device."""
+    full = os.path.join(root, path)
+    try:
+        real = os.path.realpath(full)
+        if not _inside(root, real):
+            raise NotACandidate
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            raise NotACandidate from None
+        raise ArticleError(f"cannot read: {error.strerror}") from None
+    with os.fdopen(fd, "rb") as file:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotACandidate
+        if st.st_size > limit:
+            raise ArticleError(f"larger than max_article_bytes ({st.st_size} > {limit} bytes)")
+        try:
+            raw = file.read(limit + 1)
+        except OSError as error:
+            raise ArticleError(f"cannot read: {error.strerror}") from None
+    if len(raw) > limit:
+        raise ArticleError(f"larger than max_article_bytes (over {limit} bytes)")
+    return raw, st.st_mtime
+
+
+def _shared(source: str | None) -> str | None:
+    """One string per source name, however many articles carry it."""
+    return sys.intern(source) if source is not None else None
 
 
 # Characters a path cannot carry into a URL, an id or one line of `feedd check`: lone surrogates

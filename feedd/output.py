@@ -6,11 +6,16 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feedd import urls
-from feedd.site import Site
+from feedd.site import Resource, Site
+
+if TYPE_CHECKING:
+    from feedd.library import Entry
 
 log = logging.getLogger(__name__)
 
@@ -34,35 +39,48 @@ def file_name(path: str) -> str:
     return "index.html" if path == urls.INDEX else path.lstrip("/")
 
 
-def write_site(site: Site, out: Path) -> WriteStats:
+def write_site(
+    site: Site, out: Path, render_page: Callable[[Entry], Resource | None] | None = None
+) -> WriteStats:
     """Write every document and its `.gz` beside it, each by an atomic rename; remove stale
     files. Unchanged files are left alone, so their mtime (and nginx's ETag) stays.
 
-    Article pages go first and the feeds and the index last, so a reader never follows a link
-    to a page that is not there yet; on an error the feeds still describe the previous site.
+    Pages the site builds on demand (`site.pages`) are built one at a time by `render_page`,
+    so a large site is never held in memory at once. Article pages go first and the feeds and
+    the index last, so a reader never follows a link to a page that is not there yet; on an
+    error the feeds still describe the previous site.
     """
     out.mkdir(parents=True, exist_ok=True)
     root = out.resolve()
     previous = _read_manifest(root)
-    documents = sorted(site.resources.items(), key=lambda item: (item[0] in _LAST, item[0]))
-    for path, _ in documents:
+    paths = sorted(
+        [*site.resources, *(site.pages if render_page else ())],
+        key=lambda path: (path in _LAST, path),
+    )
+    for path in paths:
         name = file_name(path)
         if not _is_safe_name(name) or not (root / name).resolve().is_relative_to(root):
             raise ValueError(f"refusing to write {path!r} outside {root}")
-    wanted = [file_name(path) + suffix for path, _ in documents for suffix in ("", ".gz")]
+    wanted = {file_name(path) + suffix for path in paths for suffix in ("", ".gz")}
     # Everything this write may leave behind is listed before it is written, so files from a
     # write that failed half-way are still removed by the next one.
-    _write_manifest(root, previous | set(wanted))
+    _write_manifest(root, previous | wanted)
     written = unchanged = 0
-    for path, resource in documents:
+    for path in paths:
+        resource = site.resources.get(path)
+        if resource is None and render_page is not None:
+            resource = render_page(site.pages[path])
+        if resource is None:  # the article went away while the site was written
+            wanted -= {file_name(path), file_name(path) + ".gz"}
+            continue
         target = root / file_name(path)
         for suffix, data in (("", resource.body), (".gz", resource.gzipped)):
             if _write_if_changed(target.with_name(target.name + suffix), data):
                 written += 1
             else:
                 unchanged += 1
-    removed = _remove_stale(root, previous - set(wanted))
-    _write_manifest(root, set(wanted))
+    removed = _remove_stale(root, previous - wanted)
+    _write_manifest(root, wanted)
     return WriteStats(written, unchanged, removed)
 
 

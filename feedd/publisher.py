@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from feedd.config import Settings
 from feedd.library import Changes, Library, display_path
-from feedd.render import render_site
+from feedd.render import Renderer
 from feedd.site import Site
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class Publisher:
 
     def _run(self) -> None:
         library = Library(self.settings)
+        renderer = Renderer(self.settings)
         current: Site | None = None
         next_rescan = self._next_rescan()
         while True:
@@ -98,7 +99,9 @@ class Publisher:
                 if reloads:
                     self.settings = reloads[-1].settings
                     library, current = Library(self.settings), None
+                    renderer = Renderer(self.settings)
                 rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
+                started = time.monotonic()
                 changes = _merge(
                     library.scan() if rescan else None,
                     library.apply(_union(batch)) if _union(batch) else None,
@@ -109,14 +112,16 @@ class Publisher:
                     if rescan:  # nothing to render, but /metrics counts the rescan
                         self.on_update(Update(current, 0, (), True, None))
                     continue
-                current = render_site(
-                    library.articles,
-                    len(library.rejected),
-                    self.settings,
-                    previous=current,
-                    changed=changes.changed,
-                )
+                read = time.monotonic()
+                current = renderer.site(library)
                 seen = [r.seen_at for r in batch if isinstance(r, _Paths)]
+                log.debug(
+                    "batch of %d requests: waited %.1f ms, read in %.1f ms, rendered in %.1f ms",
+                    len(batch),
+                    (started - min(seen)) * 1e3 if seen else 0.0,
+                    (read - started) * 1e3,
+                    (time.monotonic() - read) * 1e3,
+                )
                 self.on_update(
                     Update(
                         current,
@@ -154,7 +159,7 @@ def _log(changes: Changes, library: Library, rescanned: bool) -> None:
     """One line per update, then each new rejection and warning once (never at every rescan)."""
     log.info(
         "published %d articles: %d changed, %d rejected%s",
-        len(library.articles),
+        len(library.entries),
         len(changes.changed),
         len(library.rejected),
         " (full rescan)" if rescanned else "",
@@ -162,8 +167,7 @@ def _log(changes: Changes, library: Library, rescanned: bool) -> None:
     for path, reason in changes.new_rejections:
         log.warning("rejected %s: %s", display_path(path), reason)
     for path in sorted(changes.changed):
-        article = library.articles.get(path)
-        for warning in article.warnings if article else ():
+        for warning in library.warnings.get(path, ()):
             log.warning("%s: warning: %s", display_path(path), warning)
 
 

@@ -6,7 +6,10 @@ Nothing here reads a file or renders anything; a new `Site` is swapped in by one
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -15,6 +18,7 @@ from aiohttp import hdrs, web
 
 from feedd import site as kinds
 from feedd.config import Settings
+from feedd.library import Entry
 from feedd.metrics import Metrics
 from feedd.pages import CONTENT_SECURITY_POLICY
 from feedd.site import Resource, Site
@@ -30,13 +34,49 @@ _HTML_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY + "; frame-a
 _FEED_HEADERS = {"Access-Control-Allow-Origin": "*"}
 
 
+class PageCache:
+    """Article pages built on demand, off the event loop, the most recently used kept.
+
+    Built once per entry version (path and `updated`): concurrent requests for the same page
+    wait for the same build.
+    """
+
+    def __init__(self, render: Callable[[Entry], Resource | None], size: int = 1024) -> None:
+        self._render = render
+        self._size = size
+        self._built: OrderedDict[tuple[str, datetime], Resource] = OrderedDict()
+        self._building: dict[tuple[str, datetime], asyncio.Future[Resource | None]] = {}
+
+    async def get(self, entry: Entry) -> Resource | None:
+        key = (entry.path, entry.updated)
+        resource = self._built.get(key)
+        if resource is not None:
+            self._built.move_to_end(key)
+            return resource
+        building = self._building.get(key)
+        if building is None:
+            building = asyncio.get_running_loop().run_in_executor(None, self._render, entry)
+            self._building[key] = building
+            try:
+                resource = await building
+            finally:
+                del self._building[key]
+            if resource is not None:
+                self._built[key] = resource
+                if len(self._built) > self._size:
+                    self._built.popitem(last=False)
+            return resource
+        return await asyncio.shield(building)
+
+
 @dataclass
 class Published:
     """What the server answers from, swapped by the daemon: `site` is None until the first
-    scan is rendered; `settings` changes on SIGHUP."""
+    scan is rendered; `settings` and `pages` change on SIGHUP."""
 
     settings: Settings
     site: Site | None = None
+    pages: PageCache | None = None
     metrics: Metrics = field(default_factory=Metrics)
 
 
@@ -90,6 +130,10 @@ async def document(request: web.Request) -> web.Response:
     if site is None:
         return _count(published, _error(503, "starting, try again shortly", {"Retry-After": "1"}))
     resource = site.resources.get(request.path)
+    if resource is None:
+        entry = site.pages.get(request.path)
+        if entry is not None and published.pages is not None:
+            resource = await published.pages.get(entry)
     if resource is None:
         return _count(published, _error(404, "not found"))
     return _count(published, respond(request, resource, published.settings.cache_max_age))

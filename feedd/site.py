@@ -5,9 +5,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from feedd.library import Entry
 
 ATOM = "application/atom+xml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
@@ -46,13 +50,16 @@ def make_resource(body: bytes, content_type: str, last_modified: datetime | None
 class Site:
     """What the server answers from, swapped whole: a reader never sees half an update.
 
-    `resources` maps a decoded URL path (`/feed.atom`, `/articles/x.html`) to its `Resource`.
+    `resources` maps a decoded URL path (`/feed.atom`) to its prebuilt `Resource`; `pages` maps
+    the URL path of each article page to the article's entry, for pages built on demand (a
+    site rendered with every page built has them in `resources` and no `pages`).
     """
 
     resources: Mapping[str, Resource]
     articles: int
     rejected: int
     updated: datetime | None
+    pages: Mapping[str, Entry] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def create(
@@ -62,5 +69,13 @@ class Site:
         articles: int,
         rejected: int,
         updated: datetime | None,
+        pages: Mapping[str, Entry] | None = None,
     ) -> Site:
-        return cls(MappingProxyType(dict(resources)), articles, rejected, updated)
+        """`pages` must not change afterwards: pass a persistent map (the library's)."""
+        return cls(
+            MappingProxyType(dict(resources)),
+            articles,
+            rejected,
+            updated,
+            pages if pages is not None else MappingProxyType({}),
+        )
