@@ -214,7 +214,7 @@ def test_a_dropped_file_and_an_edit_reach_the_next_fetch_once(seeds: Path, tmp_p
         wait_for(lambda: served(articles), what="the new article served")
         fetched(articles)
 
-        # Edited in place, now: seconds after the drop above (see the xfails below for why).
+        # Edited in place, now: seconds after the drop above (see the Last-Modified tests below for why).
         articles["plain.txt"] = "Parliament passes the amended budget"
         (seeds / "plain.txt").write_text(
             article(articles["plain.txt"], body="Amended after a late vote."), encoding="utf-8"
@@ -256,12 +256,6 @@ class Missed(Exception):
     """What the daemon serves and the reader, after fetching it, does not have."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Missed,
-    reason="with --port 0 and no base_url, feed links name port 0 (Settings.site_url uses the "
-    "configured port, never the bound one), so a reader cannot open an article",
-)
 def test_links_name_the_port_the_daemon_listens_on(seeds: Path, tmp_path: Path) -> None:
     with running_daemon(seeds) as daemon:
         reader = subscribe(daemon, "/feed.atom", tmp_path / "newsboat")
@@ -273,13 +267,10 @@ def test_links_name_the_port_the_daemon_listens_on(seeds: Path, tmp_path: Path) 
                 raise Missed(f"link {item.url}: the daemon is on port {daemon.port}")
 
 
-CURL_TIMECONDITION = (
-    "newsboat sends If-Modified-Since through libcurl's CURLOPT_TIMECONDITION, and libcurl "
-    "discards a 200 whose Last-Modified is not later than it; feedd's Last-Modified (the newest "
-    "entry's updated, in whole seconds) does not move when {}, so the reader gets an empty "
-    "answer, keeps its old items and stores the new ETag (so its next reloads get 304): the "
-    "change stays unseen until a later-dated change moves Last-Modified on"
-)
+# newsboat sends If-Modified-Since through libcurl's CURLOPT_TIMECONDITION, and libcurl discards
+# a 200 whose Last-Modified is not later than it: if Last-Modified did not move when the bytes
+# changed (an edit in the same second, a file with an older mtime), the reader would keep its old
+# items and store the new ETag, and the change would stay unseen. These tests pin that it moves.
 
 
 def reloads_see(reader: Newsboat, title: str) -> None:
@@ -290,9 +281,6 @@ def reloads_see(reader: Newsboat, title: str) -> None:
             raise Missed(f"{title!r} not in the reader after its {attempt} reload")
 
 
-@pytest.mark.xfail(
-    strict=True, raises=Missed, reason=CURL_TIMECONDITION.format("an edit lands in the same second")
-)
 def test_an_edit_in_the_same_second_reaches_the_reader(seeds: Path, tmp_path: Path) -> None:
     with running_daemon(seeds) as daemon:
         reader = subscribe(daemon, "/feed.atom", tmp_path / "newsboat")
@@ -306,11 +294,6 @@ def test_an_edit_in_the_same_second_reaches_the_reader(seeds: Path, tmp_path: Pa
         reloads_see(reader, edited)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Missed,
-    reason=CURL_TIMECONDITION.format("a file arrives with an older mtime (cp -p, rsync, tar)"),
-)
 def test_a_file_dropped_with_an_old_mtime_reaches_the_reader(seeds: Path, tmp_path: Path) -> None:
     with running_daemon(seeds) as daemon:
         reader = subscribe(daemon, "/feed.atom", tmp_path / "newsboat")
