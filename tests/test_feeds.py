@@ -414,3 +414,18 @@ def test_awkward_but_legal_characters_pass_through(title: str) -> None:
         document = feedparser.parse(render([article], SETTINGS))
         assert not document.bozo
         assert document.entries[0].title == article.title
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(articles=article_files())
+def test_feeds_assembled_from_fragments_are_what_feedgen_writes_whole(
+    articles: dict[str, Article],
+) -> None:
+    ordered = feeds.newest_first(list(articles.values()))
+    updated = feeds.last_updated(ordered)
+    whole_atom = feeds._generator(ordered, SETTINGS, urls.ATOM, updated).atom_str(pretty=True)
+    whole_rss = feeds._rss_generator(ordered, SETTINGS, updated).rss_str(pretty=True)
+    assert feeds.atom(ordered, SETTINGS) == whole_atom
+    assert feeds.rss(ordered, SETTINGS) == whole_rss
+    whole_json = json.loads(feeds.json_feed(ordered, SETTINGS))
+    assert [item["id"] for item in whole_json["items"]] == [a.id for a in ordered]
