@@ -6,6 +6,7 @@ gives the same bytes, and so the same ETag.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections.abc import Sequence
@@ -102,15 +103,28 @@ def rss_item(article: Article, settings: Settings) -> bytes:
 
 
 def atom_document(entries: Sequence[bytes], updated: datetime, settings: Settings) -> bytes:
-    skeleton = _generator([], settings, urls.ATOM, updated).atom_str(pretty=True)
-    head, end, tail = skeleton.rpartition(b"</feed>")
-    return head + b"".join(entries) + end + tail
+    head, tail = _atom_skeleton(settings, updated)
+    return head + b"".join(entries) + tail
 
 
 def rss_document(items: Sequence[bytes], updated: datetime, settings: Settings) -> bytes:
+    head, tail = _rss_skeleton(settings, updated)
+    return head + b"".join(items) + tail
+
+
+# A few skeletons are asked for again and again while fitting a feed to max_feed_bytes.
+@functools.lru_cache(maxsize=8)
+def _atom_skeleton(settings: Settings, updated: datetime) -> tuple[bytes, bytes]:
+    skeleton = _generator([], settings, urls.ATOM, updated).atom_str(pretty=True)
+    head, end, tail = skeleton.rpartition(b"</feed>")
+    return head, end + tail
+
+
+@functools.lru_cache(maxsize=8)
+def _rss_skeleton(settings: Settings, updated: datetime) -> tuple[bytes, bytes]:
     skeleton = _rss_generator([], settings, updated).rss_str(pretty=True)
     head, end, tail = skeleton.rpartition(b"  </channel>")
-    return head + b"".join(items) + end + tail
+    return head, end + tail
 
 
 def _between(document: bytes, start: bytes, end: bytes) -> bytes:

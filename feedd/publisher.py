@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from feedd.config import Settings
@@ -87,19 +88,21 @@ class Publisher:
 
     def _run(self) -> None:
         library = Library(self.settings)
-        renderer = Renderer(self.settings)
+        compressor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="feedd-gzip")
+        renderer = Renderer(self.settings, compressor)
         current: Site | None = None
         next_rescan = self._next_rescan()
         while True:
             batch = self._wait(next_rescan)
             if any(isinstance(request, _Stop) for request in batch):
+                compressor.shutdown()
                 return
             try:
                 reloads = [request for request in batch if isinstance(request, _Reload)]
                 if reloads:
                     self.settings = reloads[-1].settings
                     library, current = Library(self.settings), None
-                    renderer = Renderer(self.settings)
+                    renderer = Renderer(self.settings, compressor)
                 rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
                 started = time.monotonic()
                 changes = _merge(

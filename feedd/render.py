@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,8 +37,10 @@ class _Fragments:
 class Renderer:
     """Renders the documents of one `Settings`; owned by one thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, compressor: Executor | None = None) -> None:
+        """`compressor`, when given, gzips the documents side by side (zlib lets go of the GIL)."""
         self.settings = settings
+        self._compressor = compressor
         self._fragments: dict[str, _Fragments] = {}
         self._last: tuple[tuple[Article, ...], dict[str, Resource]] | None = None
         self._served: dict[str, Resource] = {}
@@ -65,11 +68,9 @@ class Renderer:
         def fitted(parts: list[bytes], assemble: Callable[[int], bytes]) -> bytes:
             return _fit(parts, assemble, settings.max_feed_bytes)
 
-        documents = {
-            urls.INDEX: make_resource(
-                pages.index_document([f.index for f in fragments], settings), site.HTML, updated
-            ),
-            urls.ATOM: make_resource(
+        bodies = {
+            urls.INDEX: (pages.index_document([f.index for f in fragments], settings), site.HTML),
+            urls.ATOM: (
                 fitted(
                     [f.atom for f in fragments],
                     lambda n: feeds.atom_document(
@@ -77,9 +78,8 @@ class Renderer:
                     ),
                 ),
                 site.ATOM,
-                updated,
             ),
-            urls.RSS: make_resource(
+            urls.RSS: (
                 fitted(
                     [f.rss for f in fragments],
                     lambda n: feeds.rss_document(
@@ -87,16 +87,24 @@ class Renderer:
                     ),
                 ),
                 site.RSS,
-                updated,
             ),
-            urls.JSON: make_resource(
+            urls.JSON: (
                 fitted(
                     [f.json for f in fragments],
                     lambda n: feeds.json_document([f.json for f in fragments[:n]], settings),
                 ),
                 site.JSON_FEED,
-                updated,
             ),
+        }
+        plain = [body for body, _ in bodies.values()]
+        compressed = (
+            self._compressor.map(site.gzip_bytes, plain)
+            if self._compressor
+            else map(site.gzip_bytes, plain)
+        )
+        documents = {
+            path: make_resource(body, kind, updated, gzipped)
+            for (path, (body, kind)), gzipped in zip(bodies.items(), compressed, strict=True)
         }
         documents = {path: self._advanced(path, resource) for path, resource in documents.items()}
         self._last = key, documents

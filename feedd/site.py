@@ -34,16 +34,27 @@ class Resource:
     last_modified: datetime | None
 
 
-def make_resource(body: bytes, content_type: str, last_modified: datetime | None) -> Resource:
+def make_resource(
+    body: bytes,
+    content_type: str,
+    last_modified: datetime | None,
+    gzipped: bytes | None = None,
+) -> Resource:
+    """`gzipped` may be given when it was compressed elsewhere (in parallel, say)."""
     digest = hashlib.blake2b(body, digest_size=12).hexdigest()
     return Resource(
         body=body,
-        gzipped=gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0),
+        gzipped=gzip_bytes(body) if gzipped is None else gzipped,
         content_type=content_type,
         etag=f'"{digest}"',
         gzip_etag=f'"{digest}-gz"',
         last_modified=last_modified,
     )
+
+
+def gzip_bytes(body: bytes) -> bytes:
+    """Deterministic gzip (no timestamp in the header), so equal bodies give equal bytes."""
+    return gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,16 @@ from pathlib import Path
 IN_CLOSE_WRITE = 0x00000008
 
 
+# The body of the original article (about 2 KB), so documents have their real size.
+BODY = (
+    (Path(__file__).parents[2] / "seeds" / "000_1a328842afac22b4.txt")
+    .read_text()
+    .split("\n\n", 3)[3]
+)
+
+
 def article(i: int) -> str:
-    return f" date 2021-01-{1 + i % 28:02} Bench\nArticle number {i}\n\nBody of article {i}.\n"
+    return f" date 2021-01-{1 + i % 28:02} Bench\nArticle number {i}\n\nBy Bench Writer 1 hour ago Sat 02nd January 2021 | 11:00 AM\n\n{BODY}"
 
 
 def populate(folder: Path, count: int) -> None:
@@ -113,7 +121,7 @@ def feed_latencies(folder: Path, port: int, drops: int) -> list[float]:
     for i in range(drops):
         title = f"Dropped article {i}".encode()
         with (folder / f"drop-{i}.txt").open("w") as file:
-            file.write(f" date 2030-01-01 Bench\nDropped article {i}\n\nBody.\n")
+            file.write(f" date 2030-01-01 Bench\nDropped article {i}\n\n{BODY}")
         closed = time.perf_counter()
         while True:
             connection.request("GET", "/feed.atom", headers={"If-None-Match": etag})
