@@ -74,7 +74,7 @@ def _parse_loosely(line: str) -> Byline | None:
         day = _parse_day(line[ago.end() :].split("|", 1)[0])
     elif pipe:
         try:
-            _, skipped = dateparser.parse(pipe["before"], fuzzy_with_tokens=True)
+            _, skipped = dateparser.parse(pipe["before"], fuzzy_with_tokens=True, ignoretz=True)
         except (ValueError, OverflowError):
             return None
         author = skipped[0] if skipped else ""
@@ -101,7 +101,7 @@ def _parse_day(text: str, *, fuzzy: bool = False) -> date | None:
     if not text:
         return None
     try:
-        days = {dateparser.parse(text, default=d, fuzzy=fuzzy).date() for d in _DEFAULTS}
+        days = {dateparser.parse(text, default=d, fuzzy=fuzzy, ignoretz=True).date() for d in _DEFAULTS}
     except (ValueError, OverflowError):
         return None
     return days.pop() if len(days) == 1 else None

@@ -12,7 +12,7 @@ from typing import Any
 
 from feedd import __version__
 from feedd.config import Settings, SettingsError, load_settings, setting_help
-from feedd.library import Library, article_loader, display_path
+from feedd.library import Library, article_loader, display_path, open_library
 from feedd.output import write_site
 from feedd.render import PageRenderer, Renderer
 
@@ -90,8 +90,9 @@ def _scan(settings: Settings) -> Library | None:
     if not settings.seeds.is_dir():
         log.error("%s: not a folder", settings.seeds)
         return None
-    library = Library(settings)
+    library = open_library(settings, os.environ)
     library.scan()
+    library.save()
     return library
 
 

@@ -49,6 +49,12 @@ class Settings:
     debounce_ms: int = _setting(
         4, "quiet milliseconds that end a batch of file events (lower: faster, busier when idle)"
     )
+    cache: bool = _setting(
+        True, "keep what each file parsed to, so a restart costs a stat per file"
+    )
+    state_dir: str = _setting(
+        "", "where the cache lives (default $STATE_DIRECTORY, else ~/.cache/feedd)"
+    )
     access_log: bool = _setting(False, "log every request (costs about a third of throughput)")
 
     def __post_init__(self) -> None:

@@ -10,12 +10,10 @@ grow with the size of the articles.
 
 from __future__ import annotations
 
-import errno
 import fnmatch
 import logging
 import os
 import posixpath
-import re
 import stat
 import sys
 from bisect import bisect_left, insort
@@ -26,8 +24,31 @@ from datetime import datetime
 import immutables
 
 from feedd import urls
-from feedd.article import Article, ArticleError, parse
+from feedd.article import Article, ArticleError
+from feedd.cache import ArticleCache, Row, Signature, cache_path
 from feedd.config import Settings
+from feedd.reading import (
+    Head,
+    NotACandidate,
+    Outcome,
+    display_path,
+    inside,
+    read_article,
+    read_many,
+)
+
+__all__ = [
+    "Changes",
+    "Entry",
+    "Library",
+    "NotACandidate",
+    "article_loader",
+    "display_path",
+    "open_library",
+]
+
+# Past this many files at once, the library is filled in bulk: sorted once, not file by file.
+_BULK = 256
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +97,18 @@ class Library:
     newest articles whole.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cache: ArticleCache | None = None) -> None:
         self.settings = settings
         self.root = os.path.realpath(settings.seeds)
+        self._cache = cache
+        self._cached: dict[str, Row] | None = None  # loaded for the first scan only
+        self._unsaved: dict[str, Row] = {}
+        self._removed: set[str] = set()
         self.entries: dict[str, Entry] = {}
         self.pages: immutables.Map[str, Entry] = immutables.Map()
         self.rejected: dict[str, str] = {}
         self.warnings: dict[str, tuple[str, ...]] = {}
-        self._signatures: dict[str, tuple[int, int, int]] = {}
+        self._signatures: dict[str, Signature] = {}
         self._order: list[tuple[datetime, datetime, str]] = []  # entry keys, oldest first
         self._whole: dict[str, Article] = {}  # the newest articles, held for the feeds
         self._last_updated: datetime | None = None  # None: to be computed again
@@ -135,9 +160,22 @@ class Library:
 
     def scan(self) -> Changes:
         """Walk the whole folder: read new and changed files, forget vanished ones."""
+        if self._cache is not None and not self._signatures:
+            self._cached = self._cache.load()
         found = dict(self._walk(""))
         known = set(self.entries) | set(self.rejected)
-        return self._refresh(found, known, force=False)
+        if self._cached:
+            self._removed.update(self._cached.keys() - found.keys())  # gone while we were away
+        try:
+            return self._refresh(found, known, force=False)
+        finally:
+            self._cached = None
+
+    def save(self) -> None:
+        """Write what changed since the last save to the cache (a no-op without one)."""
+        if self._cache is not None and (self._unsaved or self._removed):
+            self._cache.save(self._unsaved, self._removed)
+        self._unsaved, self._removed = {}, set()
 
     def apply(self, paths: Iterable[str]) -> Changes:
         """Re-read the given relative paths (files or folders) as they are now on disk."""
@@ -154,24 +192,28 @@ class Library:
         return self._refresh(found, known, force=True)
 
     def _refresh(self, found: dict[str, _Found], known: set[str], force: bool) -> Changes:
+        gone = known - found.keys()
         changed: set[str] = set()
-        new_rejections: list[tuple[str, str]] = []
-        cleared = {path for path in known - set(found) if path in self.rejected}
-        for path in known - set(found):
+        cleared = {path for path in gone if path in self.rejected}
+        for path in gone:
             changed.update(self._forget(path))
             self._untrack(path)
-        for path, st in sorted(found.items()):
+        pending: dict[str, Signature | None] = {}
+        for path, st in found.items():
+            if isinstance(st, str):  # a folder that cannot be listed
+                pending[path] = None
+                continue
+            signature = (st.st_size, st.st_mtime_ns, st.st_ino)
+            if force or self._signatures.get(path) != signature:
+                self._signatures[path] = signature
+                pending[path] = signature
+        bulk = len(pending) > _BULK
+        new_rejections: list[tuple[str, str]] = []
+        for path, result in self._outcomes(pending, found, force):
             before = self.entries.get(path), self.rejected.get(path)
             if before == (None, None):
                 self._track(path)
-            if isinstance(st, str):  # a folder that cannot be listed
-                self.rejected[path] = st
-            else:
-                signature = (st.st_size, st.st_mtime_ns, st.st_ino)
-                if not force and self._signatures.get(path) == signature:
-                    continue
-                self._signatures[path] = signature
-                self._read(path)
+            self._settle(path, result, bulk)
             after = self.entries.get(path), self.rejected.get(path)
             if after == (None, None):
                 self._untrack(path)
@@ -181,7 +223,52 @@ class Library:
                 cleared.add(path)
             if after[0] != before[0]:
                 changed.add(path)
+        if bulk:
+            self._order.sort()
+            self._last_updated = None
+        new_rejections.sort()
         return Changes(frozenset(changed), tuple(new_rejections), frozenset(cleared))
+
+    def _outcomes(
+        self, pending: dict[str, Signature | None], found: dict[str, _Found], force: bool
+    ) -> Iterator[tuple[str, Outcome]]:
+        """What each pending path is now: from the cache when its signature still matches,
+        else read (in worker processes when there are many)."""
+        to_read = []
+        for path, signature in pending.items():
+            if signature is None:
+                yield path, str(found[path])
+                continue
+            row = self._cached.get(path) if self._cached is not None and not force else None
+            if row is not None and row[0] == signature:
+                yield path, row[1]
+            else:
+                to_read.append(path)
+        for path, result in read_many(self.root, to_read, self.settings):
+            signature = pending[path]
+            if result is None or signature is None:
+                self._removed.add(path)
+            else:
+                head = _head(result) if isinstance(result, Article) else result
+                self._unsaved[path] = (signature, head)
+            yield path, result
+
+    def _settle(self, path: str, result: Outcome, bulk: bool) -> None:
+        """Make the library say what `result` says of `path`."""
+        if result is None:
+            self._forget(path)
+            return
+        if isinstance(result, str):
+            self._unpublish(path)
+            self.rejected[path] = result
+            return
+        try:
+            self._publish(path, result, bulk)
+        except ArticleError as error:
+            self._unpublish(path)
+            self.rejected[path] = error.reason
+            return
+        self.rejected.pop(path, None)
 
     def _track(self, path: str) -> None:
         """Index a newly known path under each folder above it, so that a change to a folder
@@ -202,7 +289,9 @@ class Library:
                     del self._under[folder]
 
     def _forget(self, path: str) -> set[str]:
-        self._signatures.pop(path, None)
+        if self._signatures.pop(path, None) is not None:
+            self._removed.add(path)
+            self._unsaved.pop(path, None)
         self.rejected.pop(path, None)
         return {path} if self._unpublish(path) else set()
 
@@ -210,7 +299,11 @@ class Library:
         entry = self.entries.pop(path, None)
         if entry is None:
             return False
-        del self._order[bisect_left(self._order, entry.key)]
+        at = bisect_left(self._order, entry.key)
+        if at < len(self._order) and self._order[at] == entry.key:
+            del self._order[at]
+        else:  # the order is being filled in bulk and is not sorted yet
+            self._order.remove(entry.key)
         if entry.updated == self._last_updated:
             self._last_updated = None
         self.pages = self.pages.delete(entry.page)
@@ -218,38 +311,29 @@ class Library:
         self._whole.pop(path, None)
         return True
 
-    def _publish(self, article: Article) -> None:
-        path = article.path
+    def _publish(self, path: str, result: Article | Head, bulk: bool) -> None:
         page = urls.article_path(path)
         owner = self.pages.get(page)
         if owner is not None and owner.path != path:
             # Only with `include` patterns beyond *.txt: `x` and `x.txt` would share `x.html`.
             raise ArticleError(f"its page {page} is already the page of {owner.path}")
         self._unpublish(path)
-        entry = Entry(path, page, article.published, article.updated, _shared(article.source))
+        entry = Entry(path, page, result.published, result.updated, _shared(result.source))
         self.entries[path] = entry
+        self.pages = self.pages.set(page, entry)
+        if result.warnings:
+            self.warnings[path] = result.warnings
+        if bulk:  # sorted once at the end; the newest are read whole when asked for
+            self._order.append(entry.key)
+            return
         insort(self._order, entry.key)
         if self._last_updated is not None and entry.updated > self._last_updated:
             self._last_updated = entry.updated
-        self.pages = self.pages.set(page, entry)
-        if article.warnings:
-            self.warnings[path] = article.warnings
         count = self.settings.max_entries
-        if len(self._order) <= count or entry.key >= self._order[-count]:
-            self._whole[path] = article
-
-    def _read(self, path: str) -> None:
-        try:
-            article = read_article(self.root, path, self.settings)
-            self._publish(article)
-        except NotACandidate:
-            self._forget(path)
-            return
-        except ArticleError as error:
-            self._unpublish(path)
-            self.rejected[path] = error.reason
-            return
-        self.rejected.pop(path, None)
+        if isinstance(result, Article) and (
+            len(self._order) <= count or entry.key >= self._order[-count]
+        ):
+            self._whole[path] = result
 
     def _walk(self, start: str) -> Iterator[tuple[str, _Found]]:
         """Candidate files under `start` (relative; "" for the root) with their `stat`, and
@@ -273,7 +357,7 @@ class Library:
             st = os.stat(full)
         except OSError:
             return
-        if not _inside(self.root, os.path.realpath(full)):
+        if not inside(self.root, os.path.realpath(full)):
             return
         if stat.S_ISREG(st.st_mode):
             if self._candidate_name(parts[-1], is_dir=False):
@@ -305,7 +389,7 @@ class Library:
                 is_dir = stat.S_ISDIR(st.st_mode)
                 if not self._candidate_name(entry.name, is_dir=is_dir):
                     continue
-                if entry.is_symlink() and not _inside(self.root, os.path.realpath(entry.path)):
+                if entry.is_symlink() and not inside(self.root, os.path.realpath(entry.path)):
                     continue
                 if is_dir:
                     key = (st.st_dev, st.st_ino)
@@ -327,6 +411,12 @@ class Library:
         )
 
 
+def open_library(settings: Settings, environ: Mapping[str, str]) -> Library:
+    """A library with its persistent cache, if caching is on."""
+    path = cache_path(settings, environ)
+    return Library(settings, ArticleCache(path, settings) if path is not None else None)
+
+
 def article_loader(settings: Settings) -> Callable[[Entry], Article | None]:
     """Reads the article of an entry as the file is now (None when it is gone or broken), for
     pages built on demand; safe to use from any thread."""
@@ -341,77 +431,10 @@ def article_loader(settings: Settings) -> Callable[[Entry], Article | None]:
     return load
 
 
-class NotACandidate(Exception):
-    """The path vanished or turned into something that is not an article candidate."""
-
-
-def read_article(root: str, path: str, settings: Settings) -> Article:
-    """Read and parse the file at `path` (relative to the real path `root`) as it is now.
-
-    Raises `ArticleError` for a file that is not an article and `NotACandidate` for a path that
-    is gone or is no file feedd may read (outside the folder, a FIFO, a device). Safe to call
-    from any thread: it touches no library state.
-    """
-    raw, mtime = _read_bytes(root, path, settings.max_article_bytes)
-    _check_name(path)
-    return parse(path, raw, mtime=mtime, tz=settings.tz)
-
-
-def _read_bytes(root: str, path: str, limit: int) -> tuple[bytes, float]:
-    """Read at most `limit` + 1 bytes, never blocking on a FIFO or device."""
-    full = os.path.join(root, path)
-    try:
-        real = os.path.realpath(full)
-        if not _inside(root, real):
-            raise NotACandidate
-        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError as error:
-        if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-            raise NotACandidate from None
-        raise ArticleError(f"cannot read: {error.strerror}") from None
-    with os.fdopen(fd, "rb") as file:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise NotACandidate
-        if st.st_size > limit:
-            raise ArticleError(f"larger than max_article_bytes ({st.st_size} > {limit} bytes)")
-        try:
-            raw = file.read(limit + 1)
-        except OSError as error:
-            raise ArticleError(f"cannot read: {error.strerror}") from None
-    if len(raw) > limit:
-        raise ArticleError(f"larger than max_article_bytes (over {limit} bytes)")
-    return raw, st.st_mtime
+def _head(article: Article) -> Head:
+    return Head(article.published, article.updated, article.source, article.warnings)
 
 
 def _shared(source: str | None) -> str | None:
     """One string per source name, however many articles carry it."""
     return sys.intern(source) if source is not None else None
-
-
-# Characters a path cannot carry into a URL, an id or one line of `feedd check`: lone surrogates
-# (bytes of a name that is not UTF-8, as Python decodes them), C0 and C1 controls, DEL.
-_BAD_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def _check_name(path: str) -> None:
-    bad = _BAD_NAME.search(path)
-    if bad is None:
-        return
-    if "\ud800" <= bad.group() <= "\udfff":
-        raise ArticleError("file name is not valid UTF-8")
-    raise ArticleError("file name contains control characters")
-
-
-def display_path(path: str) -> str:
-    """`path` on one printable line: bytes that are not UTF-8 and control characters escaped."""
-    return _BAD_NAME.sub(lambda m: _escape(m.group()), path)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
-
-
-def _inside(root: str, real: str) -> bool:
-    return real == root or real.startswith(root.rstrip("/") + "/")

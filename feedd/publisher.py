@@ -8,6 +8,7 @@ costs a few renders, not thousands. Parsing and rendering never touch the event 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from feedd.config import Settings
-from feedd.library import Changes, Library, display_path
+from feedd.library import Changes, Library, display_path, open_library
 from feedd.render import Renderer
 from feedd.site import Site
 
@@ -87,7 +88,7 @@ class Publisher:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        library = Library(self.settings)
+        library = open_library(self.settings, os.environ)
         compressor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="feedd-gzip")
         renderer = Renderer(self.settings, compressor)
         current: Site | None = None
@@ -96,12 +97,14 @@ class Publisher:
             batch = self._wait(next_rescan)
             if any(isinstance(request, _Stop) for request in batch):
                 compressor.shutdown()
+                library.save()
                 return
             try:
                 reloads = [request for request in batch if isinstance(request, _Reload)]
                 if reloads:
                     self.settings = reloads[-1].settings
-                    library, current = Library(self.settings), None
+                    library.save()
+                    library, current = open_library(self.settings, os.environ), None
                     renderer = Renderer(self.settings, compressor)
                 rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
                 started = time.monotonic()
@@ -111,6 +114,7 @@ class Publisher:
                 )
                 if rescan:
                     next_rescan = self._next_rescan()
+                    library.save()
                 if current is not None and not changes:
                     if rescan:  # nothing to render, but /metrics counts the rescan
                         self.on_update(Update(current, 0, (), True, None))

@@ -1,0 +1,157 @@
+"""A persistent cache of what each file parsed to, so a restart costs a `stat` per file.
+
+SQLite from the standard library, in the state directory; keyed by path and the file's size,
+mtime and inode; thrown away whole when the parser or a setting that changes parsing differs.
+A missing, corrupt or unwritable cache is rebuilt or done without, never fatal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from feedd.article import PARSER_VERSION
+from feedd.config import Settings
+from feedd.reading import Head
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = 1  # bump when the tables change
+Signature = tuple[int, int, int]
+Row = tuple[Signature, Head | str]  # a head, or the reason the file is rejected
+
+
+def cache_path(settings: Settings, environ: Mapping[str, str]) -> Path | None:
+    """Where the cache of `settings.seeds` lives, or None when caching is off.
+
+    The state directory is `state_dir`, else systemd's `$STATE_DIRECTORY`, else
+    `$XDG_CACHE_HOME/feedd` (`~/.cache/feedd`); one file per watched folder.
+    """
+    if not settings.cache:
+        return None
+    folder = (
+        Path(settings.state_dir)
+        if settings.state_dir
+        else Path(environ["STATE_DIRECTORY"].split(":")[0])
+        if environ.get("STATE_DIRECTORY")
+        else Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "feedd"
+    )
+    root = os.path.realpath(settings.seeds)
+    name = hashlib.blake2b(root.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
+    return folder / f"articles-{name}.sqlite3"
+
+
+class ArticleCache:
+    def __init__(self, path: Path, settings: Settings) -> None:
+        self.path = path
+        # Anything that would make the same bytes parse or date differently.
+        self._fingerprint = json.dumps(
+            [_SCHEMA, PARSER_VERSION, settings.timezone, settings.max_article_bytes]
+        )
+
+    def load(self) -> dict[str, Row]:
+        """Every row, or nothing if the cache is missing, stale or unreadable."""
+        if not self.path.exists():
+            return {}
+        try:
+            with self._open() as db:
+                meta = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+                if meta is None or meta[0] != self._fingerprint:
+                    return {}
+                rows = db.execute(
+                    "SELECT path, size, mtime_ns, ino, published, updated, source, warnings, reason"
+                    " FROM files"
+                ).fetchall()
+        except sqlite3.Error as error:
+            log.warning("cache %s unreadable (%s); rebuilding it", self.path, error)
+            self._discard()
+            return {}
+        return {_path(row[0]): ((row[1], row[2], row[3]), _outcome(row)) for row in rows}
+
+    def save(self, rows: Mapping[str, Row], removed: Iterable[str]) -> None:
+        """Write the rows that changed and forget the paths that went away; errors are logged."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._open() as db:
+                meta = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+                if meta is None or meta[0] != self._fingerprint:
+                    db.execute("DELETE FROM files")
+                    db.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)",
+                        (self._fingerprint,),
+                    )
+                db.executemany("DELETE FROM files WHERE path = ?", ((_key(p),) for p in removed))
+                db.executemany(
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (_row(path, signature, result) for path, (signature, result) in rows.items()),
+                )
+        except (sqlite3.Error, OSError, ValueError) as error:
+            log.warning("cannot write cache %s: %s", self.path, error)
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction, committed at the end and closed."""
+        db = sqlite3.connect(self.path)
+        try:
+            with db:
+                self._prepare(db)
+                yield db
+        finally:
+            db.close()
+
+    @staticmethod
+    def _prepare(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, size INTEGER,"
+            " mtime_ns INTEGER, ino INTEGER, published REAL, updated REAL, source TEXT,"
+            " warnings TEXT, reason TEXT)"
+        )
+
+    def _discard(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                os.unlink(f"{self.path}{suffix}")
+
+
+def _key(path: str) -> bytes:
+    """Paths are stored as the file system's bytes: a name need not be valid UTF-8."""
+    return path.encode("utf-8", "surrogateescape")
+
+
+def _path(key: bytes) -> str:
+    return key.decode("utf-8", "surrogateescape")
+
+
+def _row(path: str, signature: Signature, result: Head | str) -> tuple[object, ...]:
+    if isinstance(result, str):
+        return (_key(path), *signature, None, None, None, None, result)
+    return (
+        _key(path),
+        *signature,
+        result.published.timestamp(),
+        result.updated.timestamp(),
+        result.source,
+        json.dumps(result.warnings) if result.warnings else None,
+        None,
+    )
+
+
+def _outcome(row: tuple[object, ...]) -> Head | str:
+    if row[8] is not None:
+        return str(row[8])
+    return Head(
+        datetime.fromtimestamp(float(row[4]), UTC),  # type: ignore[arg-type]
+        datetime.fromtimestamp(float(row[5]), UTC),  # type: ignore[arg-type]
+        row[6],  # type: ignore[arg-type]
+        tuple(json.loads(row[7])) if row[7] else (),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,147 @@
+"""Reading one article file safely, here or in a worker process, and many in parallel.
+
+Safe: never past `max_article_bytes`, never blocking on a FIFO or device, never outside the
+folder through a symlink. Pure otherwise: no library state, so any thread or process may call it.
+"""
+
+from __future__ import annotations
+
+import errno
+import multiprocessing
+import os
+import re
+import stat
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from feedd.article import Article, ArticleError, parse
+from feedd.config import Settings
+
+# Below this many files, starting worker processes costs more than it saves.
+_PARALLEL_FROM = 2000
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """What ordering and routing need of an article, without its text: what a worker process
+    sends back and what the cache keeps."""
+
+    published: datetime
+    updated: datetime
+    source: str | None
+    warnings: tuple[str, ...]
+
+
+# What reading a path gave: the article (whole or its head), why it is rejected, or None when
+# it is no candidate at all (gone, a FIFO, outside the folder).
+Outcome = Article | Head | str | None
+
+
+def outcome(root: str, path: str, settings: Settings) -> Outcome:
+    try:
+        return read_article(root, path, settings)
+    except ArticleError as error:
+        return error.reason
+    except NotACandidate:
+        return None
+
+
+def read_many(root: str, paths: Sequence[str], settings: Settings) -> Iterator[tuple[str, Outcome]]:
+    """The outcome of each path; many paths are read by one worker process per core, which
+    send back heads, not whole articles (the text would cost more to send than to read again)."""
+    workers = os.cpu_count() or 1
+    if len(paths) < _PARALLEL_FROM or workers < 2:
+        for path in paths:
+            yield path, outcome(root, path, settings)
+        return
+    chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+    # forkserver: the caller may run threads (the watcher), which fork would copy half-done.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["feedd.reading"])
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for results in pool.map(_heads, [root] * len(chunks), chunks, [settings] * len(chunks)):
+            yield from results
+
+
+def _heads(root: str, paths: Sequence[str], settings: Settings) -> list[tuple[str, Outcome]]:
+    results: list[tuple[str, Outcome]] = []
+    for path in paths:
+        result = outcome(root, path, settings)
+        if isinstance(result, Article):
+            result = Head(result.published, result.updated, result.source, result.warnings)
+        results.append((path, result))
+    return results
+
+
+class NotACandidate(Exception):
+    """The path vanished or turned into something that is not an article candidate."""
+
+
+def read_article(root: str, path: str, settings: Settings) -> Article:
+    """Read and parse the file at `path` (relative to the real path `root`) as it is now.
+
+    Raises `ArticleError` for a file that is not an article and `NotACandidate` for a path that
+    is gone or is no file feedd may read (outside the folder, a FIFO, a device). Safe to call
+    from any thread: it touches no library state.
+    """
+    raw, mtime = _read_bytes(root, path, settings.max_article_bytes)
+    _check_name(path)
+    return parse(path, raw, mtime=mtime, tz=settings.tz)
+
+
+def _read_bytes(root: str, path: str, limit: int) -> tuple[bytes, float]:
+    """Read at most `limit` + 1 bytes, never blocking on a FIFO or device."""
+    full = os.path.join(root, path)
+    try:
+        real = os.path.realpath(full)
+        if not inside(root, real):
+            raise NotACandidate
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            raise NotACandidate from None
+        raise ArticleError(f"cannot read: {error.strerror}") from None
+    with os.fdopen(fd, "rb") as file:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotACandidate
+        if st.st_size > limit:
+            raise ArticleError(f"larger than max_article_bytes ({st.st_size} > {limit} bytes)")
+        try:
+            raw = file.read(limit + 1)
+        except OSError as error:
+            raise ArticleError(f"cannot read: {error.strerror}") from None
+    if len(raw) > limit:
+        raise ArticleError(f"larger than max_article_bytes (over {limit} bytes)")
+    return raw, st.st_mtime
+
+
+# Characters a path cannot carry into a URL, an id or one line of `feedd check`: lone surrogates
+# (bytes of a name that is not UTF-8, as Python decodes them), C0 and C1 controls, DEL.
+_BAD_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _check_name(path: str) -> None:
+    bad = _BAD_NAME.search(path)
+    if bad is None:
+        return
+    if "\ud800" <= bad.group() <= "\udfff":
+        raise ArticleError("file name is not valid UTF-8")
+    raise ArticleError("file name contains control characters")
+
+
+def display_path(path: str) -> str:
+    """`path` on one printable line: bytes that are not UTF-8 and control characters escaped."""
+    return _BAD_NAME.sub(lambda m: _escape(m.group()), path)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def inside(root: str, real: str) -> bool:
+    return real == root or real.startswith(root.rstrip("/") + "/")

@@ -1,0 +1,155 @@
+"""The persistent cache of parsed articles, and reading many files in worker processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from feedd.cache import ArticleCache, cache_path
+from feedd.config import Settings
+from feedd.library import Library
+from feedd.reading import Head, read_many
+
+
+def article(title: str, day: str = "2021-01-02") -> str:
+    return f" date {day} Wire\n{title}\n\nBody.\n"
+
+
+def library(seeds: Path, cache_file: Path, **settings: object) -> Library:
+    configured = Settings(seeds=seeds, **settings)  # type: ignore[arg-type]
+    return Library(configured, ArticleCache(cache_file, configured))
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text(article("Alpha"))
+    (folder / "sub" / "b.txt").write_text(article("Bravo", "2021-01-03"))
+    (folder / "broken.txt").write_text("\n\n")
+    return folder
+
+
+def test_a_restart_takes_unchanged_files_from_the_cache(seeds: Path, tmp_path: Path) -> None:
+    cache_file = tmp_path / "cache.sqlite3"
+    first = library(seeds, cache_file)
+    first.scan()
+    first.save()
+
+    # Same size, mtime and inode, different date: only a cache hit keeps the old date.
+    target = seeds / "a.txt"
+    st = target.stat()
+    with target.open("r+") as file:
+        file.write(article("Alpha", "2021-01-09"))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    (seeds / "c.txt").write_text(article("Charlie"))
+
+    second = library(seeds, cache_file)
+    second.scan()
+    assert second.entries["a.txt"].published.day == 2, "read from the cache, not the file"
+    assert second.entries["sub/b.txt"] == first.entries["sub/b.txt"]
+    assert second.rejected == first.rejected == {"broken.txt": "only whitespace"}
+    assert "c.txt" in second.entries, "a new file is read"
+    # Reading the newest whole for the feeds finds the real date and puts Alpha first.
+    assert [a.title for a in second.newest()] == ["Alpha", "Bravo", "Charlie"]
+    assert second.entries["a.txt"].published.day == 9
+
+
+def test_changed_and_deleted_files_are_read_again_and_forgotten(
+    seeds: Path, tmp_path: Path
+) -> None:
+    cache_file = tmp_path / "cache.sqlite3"
+    first = library(seeds, cache_file)
+    first.scan()
+    first.save()
+    (seeds / "a.txt").write_text(article("Alpha, longer now", "2021-01-09"))
+    (seeds / "sub" / "b.txt").unlink()
+    second = library(seeds, cache_file)
+    second.scan()
+    second.save()
+    assert second.entries["a.txt"].published.day == 9
+    assert set(ArticleCache(cache_file, second.settings).load()) == {"a.txt", "broken.txt"}
+
+
+def test_a_setting_that_changes_parsing_discards_the_cache(seeds: Path, tmp_path: Path) -> None:
+    cache_file = tmp_path / "cache.sqlite3"
+    first = library(seeds, cache_file)
+    first.scan()
+    first.save()
+    karachi = library(seeds, cache_file, timezone="Asia/Karachi")
+    assert ArticleCache(cache_file, karachi.settings).load() == {}
+    karachi.scan()
+    assert karachi.entries["a.txt"].published.utcoffset().total_seconds() == 5 * 3600  # type: ignore[union-attr]
+
+
+def test_a_corrupt_cache_is_rebuilt_never_fatal(
+    seeds: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache_file = tmp_path / "cache.sqlite3"
+    cache_file.write_bytes(b"this is not a database" * 100)
+    with caplog.at_level(logging.WARNING):
+        broken = library(seeds, cache_file)
+        broken.scan()
+        broken.save()
+    assert set(broken.entries) == {"a.txt", "sub/b.txt"}
+    assert "rebuilding it" in caplog.text
+    assert set(ArticleCache(cache_file, broken.settings).load()) == {
+        "a.txt",
+        "sub/b.txt",
+        "broken.txt",
+    }
+
+
+def test_an_unwritable_cache_is_done_without(seeds: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    unusable = library(seeds, blocker / "cache.sqlite3")  # its folder is a file
+    unusable.scan()
+    unusable.save()
+    assert set(unusable.entries) == {"a.txt", "sub/b.txt"}
+
+
+def test_names_that_are_not_utf8_round_trip(seeds: Path, tmp_path: Path) -> None:
+    with open(os.path.join(os.fsencode(seeds), b"caf\xe9.txt"), "wb") as file:
+        file.write(article("Latin-1 name").encode())
+    cache_file = tmp_path / "cache.sqlite3"
+    first = library(seeds, cache_file)
+    first.scan()
+    first.save()
+    second = library(seeds, cache_file)
+    second.scan()
+    assert second.rejected == first.rejected
+
+
+def test_the_cache_lives_in_the_state_directory(tmp_path: Path) -> None:
+    settings = Settings(seeds=tmp_path)
+    assert cache_path(settings, {"STATE_DIRECTORY": "/var/lib/feedd"}).parent == Path(
+        "/var/lib/feedd"
+    )  # type: ignore[union-attr]
+    assert cache_path(settings, {"XDG_CACHE_HOME": "/c"}).parent == Path("/c/feedd")  # type: ignore[union-attr]
+    explicit = Settings(seeds=tmp_path, state_dir="/s")
+    assert cache_path(explicit, {"STATE_DIRECTORY": "/x"}).parent == Path("/s")  # type: ignore[union-attr]
+    assert cache_path(Settings(seeds=tmp_path, cache=False), {}) is None
+    other = cache_path(Settings(seeds=tmp_path / "other"), {"XDG_CACHE_HOME": "/c"})
+    assert other != cache_path(settings, {"XDG_CACHE_HOME": "/c"}), "one file per folder"
+
+
+def test_many_files_are_read_in_worker_processes_with_the_same_outcome(tmp_path: Path) -> None:
+    for i in range(2100):
+        (tmp_path / f"{i}.txt").write_text(article(f"Number {i}") if i % 7 else "")
+    settings = Settings(seeds=tmp_path)
+    paths = sorted(p.name for p in tmp_path.iterdir())
+    parallel = dict(read_many(str(tmp_path), paths, settings))
+    assert len(parallel) == 2100
+    for path in ("0.txt", "1.txt", "700.txt", "2099.txt"):
+        serial = dict(read_many(str(tmp_path), [path], settings))[path]
+        expected = (
+            serial
+            if isinstance(serial, str)
+            else Head(serial.published, serial.updated, serial.source, serial.warnings)  # type: ignore[union-attr]
+        )
+        assert parallel[path] == expected
+    assert sum(isinstance(result, str) for result in parallel.values()) == 300
