@@ -101,7 +101,9 @@ def _parse_day(text: str, *, fuzzy: bool = False) -> date | None:
     if not text:
         return None
     try:
-        days = {dateparser.parse(text, default=d, fuzzy=fuzzy, ignoretz=True).date() for d in _DEFAULTS}
+        days = {
+            dateparser.parse(text, default=d, fuzzy=fuzzy, ignoretz=True).date() for d in _DEFAULTS
+        }
     except (ValueError, OverflowError):
         return None
     return days.pop() if len(days) == 1 else None

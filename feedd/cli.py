@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +91,29 @@ def _scan(settings: Settings) -> Library | None:
         log.error("%s: not a folder", settings.seeds)
         return None
     library = open_library(settings, os.environ)
-    library.scan()
+    library.scan(_progress_bar("reading"))
     library.save()
     return library
+
+
+def _progress_bar(doing: str) -> Callable[[int, int], None] | None:
+    """A one-line bar on stderr for long runs, when stderr is a terminal (never in logs)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total < 2000:
+            return
+        width = 30
+        filled = width * done // total
+        sys.stderr.write(
+            f"\r{doing} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} files"
+        )
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
 
 
 def _build(settings: Settings, args: argparse.Namespace) -> int:
@@ -104,7 +124,12 @@ def _build(settings: Settings, args: argparse.Namespace) -> int:
         log.warning("rejected %s: %s", display_path(path), reason)
     site = Renderer(settings).site(library)
     try:
-        stats = write_site(site, args.out, PageRenderer(settings, article_loader(settings)))
+        stats = write_site(
+            site,
+            args.out,
+            PageRenderer(settings, article_loader(settings)),
+            _progress_bar("writing"),
+        )
     except OSError as error:
         log.error(
             "cannot write %s: %s (the feeds and index still describe the previous site)",

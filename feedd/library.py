@@ -47,6 +47,8 @@ __all__ = [
     "open_library",
 ]
 
+Progress = Callable[[int, int], None]
+
 # Past this many files at once, the library is filled in bulk: sorted once, not file by file.
 _BULK = 256
 
@@ -158,8 +160,10 @@ class Library:
             self._last_updated = max(entry.updated for entry in self.entries.values())
         return self._last_updated
 
-    def scan(self) -> Changes:
-        """Walk the whole folder: read new and changed files, forget vanished ones."""
+    def scan(self, progress: Progress | None = None) -> Changes:
+        """Walk the whole folder: read new and changed files, forget vanished ones.
+
+        `progress(done, total)` is called now and then while many files are read."""
         if self._cache is not None and not self._signatures:
             self._cached = self._cache.load()
         found = dict(self._walk(""))
@@ -167,7 +171,7 @@ class Library:
         if self._cached:
             self._removed.update(self._cached.keys() - found.keys())  # gone while we were away
         try:
-            return self._refresh(found, known, force=False)
+            return self._refresh(found, known, force=False, progress=progress)
         finally:
             self._cached = None
 
@@ -191,7 +195,13 @@ class Library:
             found.update(self._walk(path))
         return self._refresh(found, known, force=True)
 
-    def _refresh(self, found: dict[str, _Found], known: set[str], force: bool) -> Changes:
+    def _refresh(
+        self,
+        found: dict[str, _Found],
+        known: set[str],
+        force: bool,
+        progress: Progress | None = None,
+    ) -> Changes:
         gone = known - found.keys()
         changed: set[str] = set()
         cleared = {path for path in gone if path in self.rejected}
@@ -209,7 +219,9 @@ class Library:
                 pending[path] = signature
         bulk = len(pending) > _BULK
         new_rejections: list[tuple[str, str]] = []
-        for path, result in self._outcomes(pending, found, force):
+        for done, (path, result) in enumerate(self._outcomes(pending, found, force), 1):
+            if progress is not None and (done % 1000 == 0 or done == len(pending)):
+                progress(done, len(pending))
             before = self.entries.get(path), self.rejected.get(path)
             if before == (None, None):
                 self._track(path)

@@ -40,7 +40,10 @@ def file_name(path: str) -> str:
 
 
 def write_site(
-    site: Site, out: Path, render_page: Callable[[Entry], Resource | None] | None = None
+    site: Site,
+    out: Path,
+    render_page: Callable[[Entry], Resource | None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> WriteStats:
     """Write every document and its `.gz` beside it, each by an atomic rename; remove stale
     files. Unchanged files are left alone, so their mtime (and nginx's ETag) stays.
@@ -66,7 +69,9 @@ def write_site(
     # write that failed half-way are still removed by the next one.
     _write_manifest(root, previous | wanted)
     written = unchanged = 0
-    for path in paths:
+    for done, path in enumerate(paths, 1):
+        if progress is not None and (done % 1000 == 0 or done == len(paths)):
+            progress(done, len(paths))
         resource = site.resources.get(path)
         if resource is None and render_page is not None:
             resource = render_page(site.pages[path])

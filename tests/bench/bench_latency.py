@@ -66,7 +66,9 @@ def inotify_baseline(folder: Path, drops: int) -> list[float]:
     return samples
 
 
-def start_daemon(folder: Path) -> tuple[subprocess.Popen[str], int]:
+def start_daemon(
+    folder: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -82,6 +84,7 @@ def start_daemon(folder: Path) -> tuple[subprocess.Popen[str], int]:
         ],
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     assert process.stderr is not None
     for line in process.stderr:

@@ -1,0 +1,115 @@
+"""Cold start, warm restart and memory of `feedd serve` on a large folder.
+
+    python tests/bench/bench_startup.py [--articles 100000]
+
+Baseline, measured in the same run on the same files: one Python process that only reads every
+file and splits it into lines (the floor any parser sits on). Cold start is `feedd serve` with
+an empty cache until /healthz reports every article; warm restart is the same again with
+nothing changed (the cache makes it a `stat` per file). Memory is the daemon's resident set
+once everything is published, and after the feeds and 1,000 article pages have been served.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_latency import populate, start_daemon
+
+FLOOR = """
+import os, sys
+count = 0
+for folder, _, names in os.walk(sys.argv[1]):
+    for name in names:
+        with open(os.path.join(folder, name), "rb") as file:
+            count += len(file.read().decode("utf-8").splitlines())
+print(count)
+"""
+
+
+def floor_seconds(folder: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR, str(folder)], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def get(port: int, path: str) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+def serve_until_published(folder: Path, count: int, env: dict[str, str]) -> tuple[float, int, int]:
+    """Seconds from launch until every article is published, and the resident set (kB) then
+    and after serving the feeds and 1,000 pages."""
+    started = time.perf_counter()
+    process, port = start_daemon(folder, env)
+    try:
+        while True:
+            try:
+                health = json.loads(get(port, "/healthz"))
+            except (OSError, ValueError):
+                health = {}
+            if health.get("articles") == count:
+                break
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        published_rss = resident_kb(process.pid)
+        for path in ("/", "/feed.atom", "/feed.rss", "/feed.json"):
+            get(port, path)
+        for i in range(0, count, max(1, count // 1000)):
+            get(port, f"/articles/d{i // 1000:03}/a{i}.html")
+        return elapsed, published_rss, resident_kb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(60)
+
+
+def resident_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--articles", type=int, default=100_000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="feedd-bench-"))
+    state = Path(tempfile.mkdtemp(prefix="feedd-bench-state-"))
+    env = {"FEEDD_STATE_DIR": str(state)}
+    try:
+        print(f"writing {args.articles} articles of about 1.8 KB ...", file=sys.stderr)
+        populate(folder, args.articles)
+        floor_seconds(folder)  # once to warm the page cache, as the daemon will find it
+        floor = floor_seconds(folder)
+        cold, cold_rss, _ = serve_until_published(folder, args.articles, env)
+        warm, warm_rss, served_rss = serve_until_published(folder, args.articles, env)
+        print(f"{'what':<44} {'seconds':>8} {'x floor':>8}")
+        print(f"{'floor: read + split every file, 1 process':<44} {floor:>8.2f} {1.0:>8.2f}")
+        print(
+            f"{'cold start (empty cache) to all published':<44} {cold:>8.2f} {cold / floor:>8.2f}"
+        )
+        print(f"{'warm restart (nothing changed)':<44} {warm:>8.2f} {warm / floor:>8.2f}")
+        print(
+            f"resident memory: {cold_rss / 1024:.0f} MB after a cold start, {warm_rss / 1024:.0f} MB "
+            f"after a warm one, {served_rss / 1024:.0f} MB after serving 1,000 pages"
+        )
+    finally:
+        shutil.rmtree(folder)
+        shutil.rmtree(state)
+
+
+if __name__ == "__main__":
+    main()
