@@ -108,6 +108,7 @@ class Library:
         self._removed: set[str] = set()
         self.entries: dict[str, Entry] = {}
         self.pages: immutables.Map[str, Entry] = immutables.Map()
+        self._pages_edit: immutables.MapMutation[str, Entry] | None = None
         self.rejected: dict[str, str] = {}
         self.warnings: dict[str, tuple[str, ...]] = {}
         self._signatures: dict[str, Signature] = {}
@@ -219,6 +220,33 @@ class Library:
                 pending[path] = signature
         bulk = len(pending) > _BULK
         new_rejections: list[tuple[str, str]] = []
+        if bulk:  # edited in place, then frozen once
+            self._pages_edit = self.pages.mutate()
+        try:
+            self._settle_all(
+                pending, found, force, bulk, progress, changed, new_rejections, cleared
+            )
+        finally:
+            if self._pages_edit is not None:
+                self.pages = self._pages_edit.finish()
+                self._pages_edit = None
+        if bulk:
+            self._order.sort()
+            self._last_updated = None
+        new_rejections.sort()
+        return Changes(frozenset(changed), tuple(new_rejections), frozenset(cleared))
+
+    def _settle_all(
+        self,
+        pending: dict[str, Signature | None],
+        found: dict[str, _Found],
+        force: bool,
+        bulk: bool,
+        progress: Progress | None,
+        changed: set[str],
+        new_rejections: list[tuple[str, str]],
+        cleared: set[str],
+    ) -> None:
         for done, (path, result) in enumerate(self._outcomes(pending, found, force), 1):
             if progress is not None and (done % 1000 == 0 or done == len(pending)):
                 progress(done, len(pending))
@@ -235,11 +263,6 @@ class Library:
                 cleared.add(path)
             if after[0] != before[0]:
                 changed.add(path)
-        if bulk:
-            self._order.sort()
-            self._last_updated = None
-        new_rejections.sort()
-        return Changes(frozenset(changed), tuple(new_rejections), frozenset(cleared))
 
     def _outcomes(
         self, pending: dict[str, Signature | None], found: dict[str, _Found], force: bool
@@ -318,21 +341,27 @@ class Library:
             self._order.remove(entry.key)
         if entry.updated == self._last_updated:
             self._last_updated = None
-        self.pages = self.pages.delete(entry.page)
+        if self._pages_edit is not None:
+            del self._pages_edit[entry.page]
+        else:
+            self.pages = self.pages.delete(entry.page)
         self.warnings.pop(path, None)
         self._whole.pop(path, None)
         return True
 
     def _publish(self, path: str, result: Article | Head, bulk: bool) -> None:
         page = urls.article_path(path)
-        owner = self.pages.get(page)
+        owner = (self._pages_edit if self._pages_edit is not None else self.pages).get(page)
         if owner is not None and owner.path != path:
             # Only with `include` patterns beyond *.txt: `x` and `x.txt` would share `x.html`.
             raise ArticleError(f"its page {page} is already the page of {owner.path}")
         self._unpublish(path)
         entry = Entry(path, page, result.published, result.updated, _shared(result.source))
         self.entries[path] = entry
-        self.pages = self.pages.set(page, entry)
+        if self._pages_edit is not None:
+            self._pages_edit[page] = entry
+        else:
+            self.pages = self.pages.set(page, entry)
         if result.warnings:
             self.warnings[path] = result.warnings
         if bulk:  # sorted once at the end; the newest are read whole when asked for

@@ -25,10 +25,12 @@ def article_path(relative: str) -> str:
     a page (`b.html/`, `b.html.gz/`) gets a `~`, so that `feedd build` can write it beside the
     page of `b.txt`; folder names that already end in `~` get one more, so no two folders meet.
     """
-    *folders, name = relative.split("/")
+    folders, _, name = relative.rpartition("/")
     stem = name[: -len(".txt")] if name.endswith(".txt") else name
-    escaped = [folder + "~" if _PAGE_LIKE.search(folder) else folder for folder in folders]
-    return ARTICLES + "/".join([*escaped, stem + ".html"])
+    if folders and (".html" in folders.lower() or "~" in folders):  # rare: look closer
+        escaped = [f + "~" if _PAGE_LIKE.search(f) else f for f in folders.split("/")]
+        folders = "/".join(escaped)
+    return f"{ARTICLES}{folders}/{stem}.html" if folders else f"{ARTICLES}{stem}.html"
 
 
 def absolute(settings: Settings, path: str) -> str:
