@@ -10,6 +10,7 @@ grow with the size of the articles.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 import os
@@ -220,49 +221,41 @@ class Library:
                 pending[path] = signature
         bulk = len(pending) > _BULK
         new_rejections: list[tuple[str, str]] = []
-        if bulk:  # edited in place, then frozen once
-            self._pages_edit = self.pages.mutate()
-        try:
-            self._settle_all(
-                pending, found, force, bulk, progress, changed, new_rejections, cleared
-            )
-        finally:
-            if self._pages_edit is not None:
-                self.pages = self._pages_edit.finish()
-                self._pages_edit = None
-        if bulk:
-            self._order.sort()
-            self._last_updated = None
+        with self._in_bulk(bulk):
+            for done, (path, result) in enumerate(self._outcomes(pending, found, force), 1):
+                if progress is not None and (done % 1000 == 0 or done == len(pending)):
+                    progress(done, len(pending))
+                before = self.entries.get(path), self.rejected.get(path)
+                if before == (None, None):
+                    self._track(path)
+                self._settle(path, result, bulk)
+                after = self.entries.get(path), self.rejected.get(path)
+                if after == (None, None):
+                    self._untrack(path)
+                if after[1] is not None and after[1] != before[1]:
+                    new_rejections.append((path, after[1]))
+                elif after[1] is None and before[1] is not None:
+                    cleared.add(path)
+                if after[0] != before[0]:
+                    changed.add(path)
         new_rejections.sort()
         return Changes(frozenset(changed), tuple(new_rejections), frozenset(cleared))
 
-    def _settle_all(
-        self,
-        pending: dict[str, Signature | None],
-        found: dict[str, _Found],
-        force: bool,
-        bulk: bool,
-        progress: Progress | None,
-        changed: set[str],
-        new_rejections: list[tuple[str, str]],
-        cleared: set[str],
-    ) -> None:
-        for done, (path, result) in enumerate(self._outcomes(pending, found, force), 1):
-            if progress is not None and (done % 1000 == 0 or done == len(pending)):
-                progress(done, len(pending))
-            before = self.entries.get(path), self.rejected.get(path)
-            if before == (None, None):
-                self._track(path)
-            self._settle(path, result, bulk)
-            after = self.entries.get(path), self.rejected.get(path)
-            if after == (None, None):
-                self._untrack(path)
-            if after[1] is not None and after[1] != before[1]:
-                new_rejections.append((path, after[1]))
-            elif after[1] is None and before[1] is not None:
-                cleared.add(path)
-            if after[0] != before[0]:
-                changed.add(path)
+    @contextlib.contextmanager
+    def _in_bulk(self, bulk: bool) -> Iterator[None]:
+        """Many files at once: the page map is edited in place and frozen once, and the order
+        sorted once, rather than both copied or shifted for every file."""
+        if not bulk:
+            yield
+            return
+        self._pages_edit = self.pages.mutate()
+        try:
+            yield
+        finally:
+            self.pages = self._pages_edit.finish()
+            self._pages_edit = None
+            self._order.sort()
+            self._last_updated = None
 
     def _outcomes(
         self, pending: dict[str, Signature | None], found: dict[str, _Found], force: bool
