@@ -11,11 +11,9 @@ grow with the size of the articles.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import logging
 import os
 import posixpath
-import stat
 import sys
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -27,13 +25,13 @@ import immutables
 from feedd import urls
 from feedd.article import Article, ArticleError
 from feedd.cache import ArticleCache, Row, Signature, cache_path
+from feedd.candidates import Candidates, Found
 from feedd.config import Settings
 from feedd.reading import (
     Head,
     NotACandidate,
     Outcome,
     display_path,
-    inside,
     read_article,
     read_many,
 )
@@ -54,11 +52,6 @@ Progress = Callable[[int, int], None]
 _BULK = 256
 
 log = logging.getLogger(__name__)
-
-# What the walk found at a path: a candidate file's `stat`, or why a folder cannot be listed.
-_Found = os.stat_result | str
-
-_EDITOR_FILES = ("*~", ".#*", "*.swp", "*.swx", "*.tmp", "4913", "#*#")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +96,7 @@ class Library:
     def __init__(self, settings: Settings, cache: ArticleCache | None = None) -> None:
         self.settings = settings
         self.root = os.path.realpath(settings.seeds)
+        self._candidates = Candidates(self.root, settings.include)
         self._cache = cache
         self._cached: dict[str, Row] | None = None  # loaded for the first scan only
         self._unsaved: dict[str, Row] = {}
@@ -168,7 +162,7 @@ class Library:
         `progress(done, total)` is called now and then while many files are read."""
         if self._cache is not None and not self._signatures:
             self._cached = self._cache.load()
-        found = dict(self._walk(""))
+        found = dict(self._candidates.walk(""))
         known = set(self.entries) | set(self.rejected)
         if self._cached:
             self._removed.update(self._cached.keys() - found.keys())  # gone while we were away
@@ -185,21 +179,21 @@ class Library:
 
     def apply(self, paths: Iterable[str]) -> Changes:
         """Re-read the given relative paths (files or folders) as they are now on disk."""
-        found: dict[str, _Found] = {}
+        found: dict[str, Found] = {}
         known: set[str] = set()
         for path in {posixpath.normpath("/" + p).strip("/") for p in paths}:
             if not path:
                 everything = set(self.entries) | set(self.rejected)
-                return self._refresh(dict(self._walk("")), everything, force=True)
+                return self._refresh(dict(self._candidates.walk("")), everything, force=True)
             if path in self.entries or path in self.rejected:
                 known.add(path)
             known.update(self._under.get(path, ()))
-            found.update(self._walk(path))
+            found.update(self._candidates.walk(path))
         return self._refresh(found, known, force=True)
 
     def _refresh(
         self,
-        found: dict[str, _Found],
+        found: dict[str, Found],
         known: set[str],
         force: bool,
         progress: Progress | None = None,
@@ -258,7 +252,7 @@ class Library:
             self._last_updated = None
 
     def _outcomes(
-        self, pending: dict[str, Signature | None], found: dict[str, _Found], force: bool
+        self, pending: dict[str, Signature | None], found: dict[str, Found], force: bool
     ) -> Iterator[tuple[str, Outcome]]:
         """What each pending path is now: from the cache when its signature still matches,
         else read (in worker processes when there are many)."""
@@ -369,80 +363,9 @@ class Library:
         ):
             self._whole[path] = result
 
-    def _walk(self, start: str) -> Iterator[tuple[str, _Found]]:
-        """Candidate files under `start` (relative; "" for the root) with their `stat`, and
-        folders that cannot be listed with the reason."""
-        parts = start.split("/") if start else []
-        if not all(self._candidate_name(part, is_dir=True) for part in parts[:-1]):
-            return
-        # The folders above `start`, so a symlink back to one of them is skipped, as in a scan.
-        seen: set[tuple[int, int]] = set()
-        for depth in range(len(parts)):
-            try:
-                above = os.stat(os.path.join(self.root, *parts[:depth]))
-            except OSError:
-                return
-            key = (above.st_dev, above.st_ino)
-            if key in seen:  # under a symlink back up the tree: a scan never goes there
-                return
-            seen.add(key)
-        full = os.path.join(self.root, start)
-        try:
-            st = os.stat(full)
-        except OSError:
-            return
-        if not inside(self.root, os.path.realpath(full)):
-            return
-        if stat.S_ISREG(st.st_mode):
-            if self._candidate_name(parts[-1], is_dir=False):
-                yield start, st
-        elif stat.S_ISDIR(st.st_mode) and (
-            not start or self._candidate_name(parts[-1], is_dir=True)
-        ):
-            key = (st.st_dev, st.st_ino)
-            if key not in seen:
-                yield from self._walk_dir(start, seen | {key})
-
-    def _walk_dir(self, relative: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, _Found]]:
-        # A stack, not recursion: a folder nested a few thousand deep must not end the walk.
-        stack = [(relative, frozenset(seen))]
-        while stack:
-            folder, above = stack.pop()
-            try:
-                entries = list(os.scandir(os.path.join(self.root, folder)))
-            except OSError as error:
-                log.debug("cannot list %s: %s", folder or self.root, error.strerror)
-                yield folder or ".", f"cannot list folder: {error.strerror}"
-                continue
-            for entry in entries:
-                path = f"{folder}/{entry.name}" if folder else entry.name
-                try:
-                    st = entry.stat()  # follows symlinks: their target decides
-                except OSError:
-                    continue  # dangling symlink or a loop
-                is_dir = stat.S_ISDIR(st.st_mode)
-                if not self._candidate_name(entry.name, is_dir=is_dir):
-                    continue
-                if entry.is_symlink() and not inside(self.root, os.path.realpath(entry.path)):
-                    continue
-                if is_dir:
-                    key = (st.st_dev, st.st_ino)
-                    if key not in above:  # else a symlink back up the tree
-                        stack.append((path, above | {key}))
-                elif stat.S_ISREG(st.st_mode):
-                    yield path, st
-
-    def _candidate_name(self, name: str, *, is_dir: bool) -> bool:
-        if name.startswith(".") or any(fnmatch.fnmatchcase(name, p) for p in _EDITOR_FILES):
-            return False
-        return is_dir or any(fnmatch.fnmatchcase(name, p) for p in self.settings.include)
-
     def is_candidate_path(self, path: str) -> bool:
         """Whether a relative path could name an article (for filtering watch events)."""
-        parts = path.split("/")
-        return all(self._candidate_name(p, is_dir=True) for p in parts[:-1]) and (
-            self._candidate_name(parts[-1], is_dir=True)
-        )
+        return self._candidates.is_candidate_path(path)
 
 
 def open_library(settings: Settings, environ: Mapping[str, str]) -> Library:

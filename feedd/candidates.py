@@ -1,0 +1,106 @@
+"""Which files in the folder are article candidates, and walking the folder to find them.
+
+Not candidates: names not matching `include`, hidden files and folders, editor and temporary
+files, anything that is not a regular file (FIFOs and devices are never opened), symlinks
+that resolve outside the folder, and symlink loops or links back up the tree.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import stat
+from collections.abc import Iterator
+
+from feedd.reading import inside
+
+log = logging.getLogger(__name__)
+
+# What the walk found at a path: a candidate file's `stat`, or why a folder cannot be listed.
+Found = os.stat_result | str
+
+_EDITOR_FILES = ("*~", ".#*", "*.swp", "*.swx", "*.tmp", "4913", "#*#")
+
+
+class Candidates:
+    """The candidate rules for the folder at the real path `root`."""
+
+    def __init__(self, root: str, include: tuple[str, ...]) -> None:
+        self.root = root
+        self.include = include
+
+    def walk(self, start: str) -> Iterator[tuple[str, Found]]:
+        """Candidate files under `start` (relative; "" for the root) with their `stat`, and
+        folders that cannot be listed with the reason."""
+        parts = start.split("/") if start else []
+        if not all(self._candidate_name(part, is_dir=True) for part in parts[:-1]):
+            return
+        # The folders above `start`, so a symlink back to one of them is skipped, as in a scan.
+        seen: set[tuple[int, int]] = set()
+        for depth in range(len(parts)):
+            try:
+                above = os.stat(os.path.join(self.root, *parts[:depth]))
+            except OSError:
+                return
+            key = (above.st_dev, above.st_ino)
+            if key in seen:  # under a symlink back up the tree: a scan never goes there
+                return
+            seen.add(key)
+        full = os.path.join(self.root, start)
+        try:
+            st = os.stat(full)
+        except OSError:
+            return
+        if not inside(self.root, os.path.realpath(full)):
+            return
+        if stat.S_ISREG(st.st_mode):
+            if self._candidate_name(parts[-1], is_dir=False):
+                yield start, st
+        elif stat.S_ISDIR(st.st_mode) and (
+            not start or self._candidate_name(parts[-1], is_dir=True)
+        ):
+            key = (st.st_dev, st.st_ino)
+            if key not in seen:
+                yield from self._walk_dir(start, seen | {key})
+
+    def _walk_dir(self, relative: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, Found]]:
+        # A stack, not recursion: a folder nested a few thousand deep must not end the walk.
+        stack = [(relative, frozenset(seen))]
+        while stack:
+            folder, above = stack.pop()
+            try:
+                entries = list(os.scandir(os.path.join(self.root, folder)))
+            except OSError as error:
+                log.debug("cannot list %s: %s", folder or self.root, error.strerror)
+                yield folder or ".", f"cannot list folder: {error.strerror}"
+                continue
+            for entry in entries:
+                path = f"{folder}/{entry.name}" if folder else entry.name
+                try:
+                    st = entry.stat()  # follows symlinks: their target decides
+                except OSError:
+                    continue  # dangling symlink or a loop
+                is_dir = stat.S_ISDIR(st.st_mode)
+                if not self._candidate_name(entry.name, is_dir=is_dir):
+                    continue
+                if entry.is_symlink() and not inside(self.root, os.path.realpath(entry.path)):
+                    continue
+                if is_dir:
+                    key = (st.st_dev, st.st_ino)
+                    if key not in above:  # else a symlink back up the tree
+                        stack.append((path, above | {key}))
+                elif stat.S_ISREG(st.st_mode):
+                    yield path, st
+
+    def _candidate_name(self, name: str, *, is_dir: bool) -> bool:
+        if name.startswith(".") or any(fnmatch.fnmatchcase(name, p) for p in _EDITOR_FILES):
+            return False
+        return is_dir or any(fnmatch.fnmatchcase(name, p) for p in self.include)
+
+    def is_candidate_path(self, path: str) -> bool:
+        """Whether a relative path could name an article (for filtering watch events)."""
+        parts = path.split("/")
+        return all(self._candidate_name(p, is_dir=True) for p in parts[:-1]) and (
+            self._candidate_name(parts[-1], is_dir=True)
+        )
