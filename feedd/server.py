@@ -7,6 +7,7 @@ Nothing here reads a file or renders anything; a new `Site` is swapped in by one
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from aiohttp import hdrs, web
 
 from feedd import site as kinds
+from feedd import urls
 from feedd.config import Settings
 from feedd.library import Entry
 from feedd.metrics import Metrics
@@ -90,6 +92,12 @@ def create_app(published: Published) -> web.Application:
         [
             web.get("/healthz", healthz),
             web.get("/metrics", metrics),
+            # The documents by name first: a plain route is a dictionary lookup, the catch-all a
+            # regular expression, and feed readers ask for these paths far more than any other.
+            *(
+                web.route("*", path, document)
+                for path in (urls.INDEX, urls.ATOM, urls.RSS, urls.JSON)
+            ),
             web.route("*", "/{path:.*}", document),
         ]
     )
@@ -142,22 +150,46 @@ async def document(request: web.Request) -> web.Response:
 def respond(request: web.Request, resource: Resource, max_age: int) -> web.Response:
     """A 200 or a 304 for `resource`, with the gzip variant when the client accepts it."""
     gzipped = accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING, ""))
+    prepared = _prepare(
+        resource.etag,
+        resource.gzip_etag,
+        resource.content_type,
+        resource.http_last_modified,
+        max_age,
+    )
     etag = resource.gzip_etag if gzipped else resource.etag
-    headers = {
-        hdrs.ETAG: etag,
-        hdrs.CACHE_CONTROL: f"public, max-age={max_age}",
-        hdrs.VARY: hdrs.ACCEPT_ENCODING,
-        **_SECURITY_HEADERS,
-        **(_HTML_HEADERS if resource.content_type == kinds.HTML else _FEED_HEADERS),
-    }
     if not_modified(request, etag, resource.last_modified):
-        return web.Response(status=304, headers=headers)
-    headers[hdrs.CONTENT_TYPE] = resource.content_type
-    if resource.last_modified is not None:
-        headers[hdrs.LAST_MODIFIED] = http_date(resource.last_modified)
-    if gzipped:
-        headers[hdrs.CONTENT_ENCODING] = "gzip"
-    return web.Response(body=resource.gzipped if gzipped else resource.body, headers=headers)
+        return web.Response(status=304, headers=prepared[gzipped][1])
+    return web.Response(
+        body=resource.gzipped if gzipped else resource.body, headers=prepared[gzipped][0]
+    )
+
+
+_Prepared = tuple[tuple[dict[str, str], dict[str, str]], tuple[dict[str, str], dict[str, str]]]
+
+
+@functools.lru_cache(maxsize=4096)
+def _prepare(
+    etag: str, gzip_etag: str, content_type: str, last_modified: str | None, max_age: int
+) -> _Prepared:
+    """The headers of each answer (identity or gzip; 200 or 304), built once per document
+    version: merging dictionaries and formatting at every request cost a fifth of throughput."""
+    answers = []
+    for tag, encoding in ((etag, None), (gzip_etag, "gzip")):
+        not_modified = {
+            hdrs.ETAG: tag,
+            hdrs.CACHE_CONTROL: f"public, max-age={max_age}",
+            hdrs.VARY: hdrs.ACCEPT_ENCODING,
+            **_SECURITY_HEADERS,
+            **(_HTML_HEADERS if content_type == kinds.HTML else _FEED_HEADERS),
+        }
+        full = {**not_modified, hdrs.CONTENT_TYPE: content_type}
+        if last_modified is not None:
+            full[hdrs.LAST_MODIFIED] = last_modified
+        if encoding:
+            full[hdrs.CONTENT_ENCODING] = encoding
+        answers.append((full, not_modified))
+    return answers[0], answers[1]
 
 
 def not_modified(request: web.Request, etag: str, last_modified: datetime | None) -> bool:
@@ -185,6 +217,7 @@ def etag_matches(header: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == opaque for tag in header.split(","))
 
 
+@functools.lru_cache(maxsize=256)
 def accepts_gzip(header: str) -> bool:
     """Whether an Accept-Encoding value admits gzip (a `q=0` refuses it)."""
     star = False

@@ -6,7 +6,8 @@ import gzip
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,18 @@ class Resource:
     etag: str
     gzip_etag: str
     last_modified: datetime | None
+
+    # Last-Modified as HTTP writes it (RFC 9110 IMF-fixdate), formatted once, not per request.
+    http_last_modified: str | None = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        when = self.last_modified
+        text = (
+            format_datetime(when.astimezone(UTC).replace(microsecond=0), usegmt=True)
+            if when
+            else None
+        )
+        object.__setattr__(self, "http_last_modified", text)
 
 
 def make_resource(
