@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import re
 import stat
 from collections.abc import Iterator
 
@@ -23,12 +24,20 @@ Found = os.stat_result | str
 _EDITOR_FILES = ("*~", ".#*", "*.swp", "*.swx", "*.tmp", "4913", "#*#")
 
 
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One expression for several shell patterns: a walk matches every name against them."""
+    return re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns))
+
+
+_EDITOR = _any_of(_EDITOR_FILES)
+
+
 class Candidates:
     """The candidate rules for the folder at the real path `root`."""
 
     def __init__(self, root: str, include: tuple[str, ...]) -> None:
         self.root = root
-        self.include = include
+        self._include = _any_of(include)
 
     def walk(self, start: str) -> Iterator[tuple[str, Found]]:
         """Candidate files under `start` (relative; "" for the root) with their `stat`, and
@@ -94,9 +103,9 @@ class Candidates:
                     yield path, st
 
     def _candidate_name(self, name: str, *, is_dir: bool) -> bool:
-        if name.startswith(".") or any(fnmatch.fnmatchcase(name, p) for p in _EDITOR_FILES):
+        if name.startswith(".") or _EDITOR.match(name):
             return False
-        return is_dir or any(fnmatch.fnmatchcase(name, p) for p in self.include)
+        return is_dir or self._include.match(name) is not None
 
     def is_candidate_path(self, path: str) -> bool:
         """Whether a relative path could name an article (for filtering watch events)."""
