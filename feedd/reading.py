@@ -7,17 +7,21 @@ folder through a symlink. Pure otherwise: no library state, so any thread or pro
 from __future__ import annotations
 
 import errno
+import logging
 import multiprocessing
 import os
 import re
 import stat
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 
 from feedd.article import Article, ArticleError, parse
 from feedd.config import Settings
+
+log = logging.getLogger(__name__)
 
 # Below this many files, starting worker processes costs more than it saves.
 _PARALLEL_FROM = 2000
@@ -58,12 +62,19 @@ def read_many(root: str, paths: Sequence[str], settings: Settings) -> Iterator[t
             yield path, outcome(root, path, settings)
         return
     chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
-    # forkserver: the caller may run threads (the watcher), which fork would copy half-done.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["feedd.reading"])
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for results in pool.map(_heads, [root] * len(chunks), chunks, [settings] * len(chunks)):
-            yield from results
+    done = 0
+    try:
+        # forkserver: the caller may run threads (the watcher), which fork would copy half-done.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["feedd.reading"])
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for results in pool.map(_heads, [root] * len(chunks), chunks, [settings] * len(chunks)):
+                yield from results
+                done += 1
+    except (BrokenProcessPool, OSError) as error:
+        log.warning("worker processes failed (%s); reading the rest here", error or "killed")
+        for chunk in chunks[done:]:
+            yield from _heads(root, chunk, settings)
 
 
 def _heads(root: str, paths: Sequence[str], settings: Settings) -> list[tuple[str, Outcome]]:
