@@ -8,6 +8,7 @@ demand by a `PageRenderer` (`feedd serve`) or all at once (`render_site`, `feedd
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
@@ -65,37 +66,34 @@ class Renderer:
         settings = self.settings
         updated = feeds.last_updated(newest) if newest else None
 
-        def fitted(parts: list[bytes], assemble: Callable[[int], bytes]) -> bytes:
-            return _fit(parts, assemble, settings.max_feed_bytes)
-
-        bodies = {
-            urls.INDEX: (pages.index_document([f.index for f in fragments], settings), site.HTML),
+        # Each feed: its type, its entries' fragments, and how n of them make a document.
+        feed_kinds: dict[str, tuple[str, list[bytes], Callable[[list[bytes], int], bytes]]] = {
             urls.ATOM: (
-                fitted(
-                    [f.atom for f in fragments],
-                    lambda n: feeds.atom_document(
-                        [f.atom for f in fragments[:n]], feeds.last_updated(newest[:n]), settings
-                    ),
-                ),
                 site.ATOM,
+                [f.atom for f in fragments],
+                lambda parts, n: feeds.atom_document(
+                    parts, feeds.last_updated(newest[:n]), settings
+                ),
             ),
             urls.RSS: (
-                fitted(
-                    [f.rss for f in fragments],
-                    lambda n: feeds.rss_document(
-                        [f.rss for f in fragments[:n]], feeds.last_updated(newest[:n]), settings
-                    ),
-                ),
                 site.RSS,
+                [f.rss for f in fragments],
+                lambda parts, n: feeds.rss_document(
+                    parts, feeds.last_updated(newest[:n]), settings
+                ),
             ),
             urls.JSON: (
-                fitted(
-                    [f.json for f in fragments],
-                    lambda n: feeds.json_document([f.json for f in fragments[:n]], settings),
-                ),
                 site.JSON_FEED,
+                [f.json for f in fragments],
+                lambda parts, n: feeds.json_document(parts, settings),
             ),
         }
+        bodies = {
+            urls.INDEX: (pages.index_document([f.index for f in fragments], settings), site.HTML)
+        }
+        for path, (kind, parts, document) in feed_kinds.items():
+            assemble = functools.partial(_assemble, parts, document)
+            bodies[path] = _fit(parts, assemble, settings.max_feed_bytes), kind
         plain = [body for body, _ in bodies.values()]
         compressed = (
             self._compressor.map(site.gzip_bytes, plain)
@@ -139,6 +137,12 @@ class Renderer:
             feeds.json_item(article, settings),
             pages.index_item(article, settings),
         )
+
+
+def _assemble(
+    parts: list[bytes], document: Callable[[list[bytes], int], bytes], count: int
+) -> bytes:
+    return document(parts[:count], count)
 
 
 def _fit(parts: list[bytes], assemble: Callable[[int], bytes], limit: int) -> bytes:
