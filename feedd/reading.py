@@ -105,9 +105,8 @@ def read_article(root: str, path: str, settings: Settings) -> Article:
 
 def _read_bytes(root: str, path: str, limit: int) -> tuple[bytes, float]:
     """Read at most `limit` + 1 bytes, never blocking on a FIFO or device."""
-    full = os.path.join(root, path)
     try:
-        real = os.path.realpath(full)
+        real = _real_path(root, path)
         if not inside(root, real):
             raise NotACandidate
         fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
@@ -156,6 +155,17 @@ def display_path(path: str) -> str:
 def _escape(char: str) -> str:
     code = ord(char)
     return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def _real_path(root: str, path: str) -> str:
+    """`os.path.realpath(root/path)` for a `root` that is already real: an lstat per component
+    below it rather than one per component from /, and no resolving unless one is a link."""
+    current = root
+    for part in path.split("/"):
+        current = f"{current}/{part}"
+        if stat.S_ISLNK(os.lstat(current).st_mode):
+            return os.path.realpath(os.path.join(root, path))
+    return current
 
 
 def inside(root: str, real: str) -> bool:
