@@ -108,9 +108,10 @@ class Publisher:
                     renderer = Renderer(self.settings, compressor)
                 rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
                 started = time.monotonic()
+                paths = _union(batch)
                 changes = _merge(
                     library.scan() if rescan else None,
-                    library.apply(_union(batch)) if _union(batch) else None,
+                    library.apply(paths) if paths else None,
                 )
                 if rescan:
                     next_rescan = self._next_rescan()
