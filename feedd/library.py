@@ -34,6 +34,7 @@ from feedd.reading import (
     display_path,
     read_article,
     read_many,
+    transient,
 )
 
 __all__ = [
@@ -79,6 +80,10 @@ class Entry:
     published: datetime
     updated: datetime
     source: str | None
+    # The file's size, mtime and inode, hashed: an edit changes the entry even when it keeps
+    # `updated` (a date in the future, a tool that keeps mtime), so it is published and its
+    # page built again.
+    version: int = 0
 
     @property
     def key(self) -> tuple[datetime, datetime, str]:
@@ -149,7 +154,7 @@ class Library:
             missing = [path for path in paths if path not in self._whole]
             if not missing:
                 break
-            self.apply(missing)
+            self.apply(missing, whole=True)
         self._whole = {path: self._whole[path] for path in paths if path in self._whole}
         return list(self._whole.values())
 
@@ -180,19 +185,23 @@ class Library:
             self._cache.save(self._unsaved, self._removed)
         self._unsaved, self._removed = {}, set()
 
-    def apply(self, paths: Iterable[str]) -> Changes:
-        """Re-read the given relative paths (files or folders) as they are now on disk."""
+    def apply(self, paths: Iterable[str], *, whole: bool = False) -> Changes:
+        """Re-read the given relative paths (files or folders) as they are now on disk.
+
+        `whole`: read here, one by one, keeping the newest articles whole (for `newest`)."""
         found: dict[str, Found] = {}
         known: set[str] = set()
         for path in {posixpath.normpath("/" + p).strip("/") for p in paths}:
             if not path:
                 everything = set(self.entries) | set(self.rejected)
-                return self._refresh(dict(self._candidates.walk("")), everything, force=True)
+                return self._refresh(
+                    dict(self._candidates.walk("")), everything, force=True, whole=whole
+                )
             if path in self.entries or path in self.rejected:
                 known.add(path)
             known.update(self._under.get(path, ()))
             found.update(self._candidates.walk(path))
-        return self._refresh(found, known, force=True)
+        return self._refresh(found, known, force=True, whole=whole)
 
     def _refresh(
         self,
@@ -200,6 +209,7 @@ class Library:
         known: set[str],
         force: bool,
         progress: Progress | None = None,
+        whole: bool = False,
     ) -> Changes:
         gone = known - found.keys()
         changed: set[str] = set()
@@ -216,16 +226,17 @@ class Library:
             if force or self._signatures.get(path) != hash(signature):
                 self._signatures[path] = hash(signature)
                 pending[path] = signature
-        bulk = len(pending) > _BULK
+        bulk = not whole and len(pending) > _BULK
         new_rejections: list[tuple[str, str]] = []
         with self._in_bulk(bulk):
-            for done, (path, result) in enumerate(self._outcomes(pending, found, force), 1):
+            outcomes = self._outcomes(pending, found, force, whole)
+            for done, (path, result) in enumerate(outcomes, 1):
                 if progress is not None and (done % 1000 == 0 or done == len(pending)):
                     progress(done, len(pending))
                 before = self.entries.get(path), self.rejected.get(path)
                 if before == (None, None):
                     self._track(path)
-                self._settle(path, result, bulk)
+                self._settle(path, result, bulk, hash(pending[path]))
                 after = self.entries.get(path), self.rejected.get(path)
                 if after == (None, None):
                     self._untrack(path)
@@ -257,7 +268,11 @@ class Library:
             self._last_updated = None
 
     def _outcomes(
-        self, pending: dict[str, Signature | None], found: dict[str, Found], force: bool
+        self,
+        pending: dict[str, Signature | None],
+        found: dict[str, Found],
+        force: bool,
+        whole: bool,
     ) -> Iterator[tuple[str, Outcome]]:
         """What each pending path is now: from the cache when its signature still matches,
         else read (in worker processes when there are many)."""
@@ -271,16 +286,19 @@ class Library:
                 yield path, row[1]
             else:
                 to_read.append(path)
-        for path, result in read_many(self.root, to_read, self.settings):
+        for path, result in read_many(self.root, to_read, self.settings, whole=whole):
             signature = pending[path]
-            if result is None or signature is None:
+            if isinstance(result, str) and transient(result):
+                self._signatures.pop(path, None)  # not signed: the next rescan tries again
+                self._removed.add(path)
+            elif result is None or signature is None:
                 self._removed.add(path)
             else:
                 head = _head(result) if isinstance(result, Article) else result
                 self._unsaved[path] = (signature, head)
             yield path, result
 
-    def _settle(self, path: str, result: Outcome, bulk: bool) -> None:
+    def _settle(self, path: str, result: Outcome, bulk: bool, version: int) -> None:
         """Make the library say what `result` says of `path`."""
         if result is None:
             self._forget(path)
@@ -290,7 +308,7 @@ class Library:
             self.rejected[path] = result
             return
         try:
-            self._publish(path, result, bulk)
+            self._publish(path, result, bulk, version)
         except ArticleError as error:
             self._unpublish(path)
             self.rejected[path] = error.reason
@@ -341,14 +359,14 @@ class Library:
         self._whole.pop(path, None)
         return True
 
-    def _publish(self, path: str, result: Article | Head, bulk: bool) -> None:
+    def _publish(self, path: str, result: Article | Head, bulk: bool, version: int) -> None:
         page = urls.article_path(path)
         owner = (self._pages_edit if self._pages_edit is not None else self.pages).get(page)
         if owner is not None and owner.path != path:
             # Only with `include` patterns beyond *.txt: `x` and `x.txt` would share `x.html`.
             raise ArticleError(f"its page {page} is already the page of {owner.path}")
         self._unpublish(path)
-        entry = Entry(path, page, result.published, result.updated, _shared(result.source))
+        entry = Entry(path, page, result.published, result.updated, _shared(result.source), version)
         self.entries[path] = entry
         if self._pages_edit is not None:
             self._pages_edit[page] = entry

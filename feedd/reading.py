@@ -39,6 +39,12 @@ class Head:
     warnings: tuple[str, ...]
 
 
+def transient(reason: str) -> bool:
+    """Whether a rejection may go away by itself (permissions fixed, a disk back): such
+    rejections are retried at every rescan and never cached."""
+    return reason.startswith(("cannot read:", "cannot list folder:"))
+
+
 # What reading a path gave: the article (whole or its head), why it is rejected, or None when
 # it is no candidate at all (gone, a FIFO, outside the folder).
 Outcome = Article | Head | str | None
@@ -53,11 +59,14 @@ def outcome(root: str, path: str, settings: Settings) -> Outcome:
         return None
 
 
-def read_many(root: str, paths: Sequence[str], settings: Settings) -> Iterator[tuple[str, Outcome]]:
+def read_many(
+    root: str, paths: Sequence[str], settings: Settings, *, whole: bool = False
+) -> Iterator[tuple[str, Outcome]]:
     """The outcome of each path; many paths are read by one worker process per core, which
-    send back heads, not whole articles (the text would cost more to send than to read again)."""
+    send back heads, not whole articles (the text would cost more to send than to read again),
+    unless `whole` articles are wanted."""
     workers = os.cpu_count() or 1
-    if len(paths) < _PARALLEL_FROM or workers < 2:
+    if whole or len(paths) < _PARALLEL_FROM or workers < 2:
         for path in paths:
             yield path, outcome(root, path, settings)
         return

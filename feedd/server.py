@@ -39,18 +39,18 @@ _FEED_HEADERS = {"Access-Control-Allow-Origin": "*"}
 class PageCache:
     """Article pages built on demand, off the event loop, the most recently used kept.
 
-    Built once per entry version (path and `updated`): concurrent requests for the same page
+    Built once per entry (a new version of the file is a new entry): concurrent requests for the same page
     wait for the same build.
     """
 
     def __init__(self, render: Callable[[Entry], Resource | None], size: int = 1024) -> None:
         self._render = render
         self._size = size
-        self._built: OrderedDict[tuple[str, datetime], Resource] = OrderedDict()
-        self._building: dict[tuple[str, datetime], asyncio.Future[Resource | None]] = {}
+        self._built: OrderedDict[Entry, Resource] = OrderedDict()
+        self._building: dict[Entry, asyncio.Future[Resource | None]] = {}
 
     async def get(self, entry: Entry) -> Resource | None:
-        key = (entry.path, entry.updated)
+        key = entry  # a new version of the file is a new entry
         resource = self._built.get(key)
         if resource is not None:
             self._built.move_to_end(key)

@@ -250,3 +250,20 @@ def test_build_a_file_and_a_folder_whose_pages_collide(tmp_path: Path) -> None:
     code, _, err = feedd("build", "--seeds", seeds, "--out", out)
     assert code == 0, err
     assert len(entries_by_link((out / "feed.atom").read_bytes())) == 2
+
+
+def test_an_unreadable_file_is_read_again_once_readable(tmp_path: Path) -> None:
+    """A permission error is not remembered in the cache: fixing the mode is enough."""
+    prefix = _without_file_permission_bypass()
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    shutil.copy(corpus.REAL_SEED, seeds / "locked.txt")
+    (seeds / "locked.txt").chmod(0o000)
+    try:
+        code, out, _ = feedd("check", seeds, prefix=prefix)
+        assert code == 1 and "locked.txt: cannot read: Permission denied" in out
+    finally:
+        (seeds / "locked.txt").chmod(0o644)
+    code, out, _ = feedd("check", seeds, prefix=prefix)
+    assert code == 0, out
+    assert out.splitlines()[-1].startswith("1 published, 0 rejected")

@@ -427,3 +427,24 @@ def test_deeply_nested_folders(tmp_path: Path) -> None:
             top.rmdir()
             spare.rename(top)
         top.rmdir()
+
+
+def test_more_newest_than_a_bulk_read_still_come_whole(tmp_path: Path) -> None:
+    for i in range(400):
+        write(tmp_path, f"{i:03}.txt", article(f"Number {i}"))
+    lib = library(tmp_path, max_entries=300)
+    lib.scan()
+    assert len(lib.newest()) == 300
+
+
+def test_an_edit_that_keeps_updated_is_still_a_change(tmp_path: Path) -> None:
+    # Dated in the future, `updated` stays the article's date whatever the file's mtime.
+    write(tmp_path, "a.txt", " date 2099-01-02 Wire\nFirst headline\n\nBody.\n")
+    lib = library(tmp_path)
+    lib.scan()
+    before = lib.entries["a.txt"]
+    write(tmp_path, "a.txt", " date 2099-01-02 Wire\nCorrected headline\n\nA longer body.\n")
+    changes = lib.apply(["a.txt"])
+    assert changes.changed == {"a.txt"}
+    assert lib.entries["a.txt"].updated == before.updated
+    assert [a.title for a in lib.newest()] == ["Corrected headline"]
