@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "FEEDD_"
 MiB = 1024 * 1024
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 class SettingsError(ValueError):
@@ -115,7 +117,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"cannot read config file {path}: {error.strerror}") from error
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"config file {path} is not valid TOML: {error}") from error
-    return data.get("feedd", data)
+    table = data.get("feedd", data)
+    if not isinstance(table, dict):
+        raise SettingsError(f"config file {path}: 'feedd' must be a table of settings")
+    return table
 
 
 def _coerce(key: str, value: Any, kind: Any, where: str) -> Any:
@@ -185,6 +190,9 @@ def _validate(settings: Settings) -> None:
         raise refuse("include", "needs at least one pattern")
     if not settings.title.strip():
         raise refuse("title", "must not be empty")
+    for key in ("title", "description", "author", "language"):
+        if _CONTROL.search(getattr(settings, key)):
+            raise refuse(key, "holds control characters, which feeds cannot carry")
     try:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from feedd.candidates import Candidates
 from feedd.config import Settings, SettingsError
-from feedd.library import Library, article_loader
+from feedd.library import article_loader
 from feedd.publisher import Publisher, Update
 from feedd.render import PageRenderer
 from feedd.server import PageCache, Published, create_app
@@ -92,20 +93,24 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
 
+        stopping: set[asyncio.Future[None]] = set()  # old watchers, joined off the loop
+
         def reload() -> None:
             nonlocal watcher
             assert watcher is not None and publisher is not None
             notifier.reloading()
-            new = _reloaded(published.settings, reload_settings)
-            if new is not None:
-                published.settings = new
-                published.pages = _page_cache(new)
-                publisher.reload(new)
-                if os.path.realpath(new.seeds) != watcher.root:
-                    old, watcher = watcher, _watcher(new, publisher)
-                    watcher.start()
-                    loop.run_in_executor(None, old.stop)  # joining a thread blocks
-            notifier.notify("READY=1")
+            try:
+                new = _reloaded(published.settings, reload_settings)
+                if new is not None:
+                    published.settings = new
+                    published.pages = _page_cache(new)
+                    publisher.reload(new)
+                    if os.path.realpath(new.seeds) != watcher.root:
+                        old, watcher = watcher, _watcher(new, publisher)
+                        watcher.start()
+                        stopping.add(loop.run_in_executor(None, old.stop))
+            finally:
+                notifier.notify("READY=1")  # or systemd would wait on "reloading" for ever
 
         loop.add_signal_handler(signal.SIGHUP, reload)
         watchdog = asyncio.create_task(notifier.watchdog())
@@ -114,7 +119,7 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         log.info("stopping: finishing requests in flight")
         notifier.stopping()
         watchdog.cancel()
-        await asyncio.gather(watchdog, return_exceptions=True)
+        await asyncio.gather(watchdog, *stopping, return_exceptions=True)
     finally:
         await runner.cleanup()
         if watcher is not None:
@@ -129,13 +134,13 @@ def _page_cache(settings: Settings) -> PageCache:
 
 
 def _watcher(settings: Settings, publisher: Publisher) -> FolderWatcher:
-    library_rules = Library(settings)
+    root = os.path.realpath(settings.seeds)
     return FolderWatcher(
-        library_rules.root,
+        root,
         settings.debounce_ms,
         on_paths=publisher.changed,
         on_rescan=publisher.rescan,
-        is_candidate=library_rules.is_candidate_path,
+        is_candidate=Candidates(root, settings.include).is_candidate_path,
     )
 
 

@@ -167,7 +167,12 @@ class Library:
     def scan(self, progress: Progress | None = None) -> Changes:
         """Walk the whole folder: read new and changed files, forget vanished ones.
 
-        `progress(done, total)` is called now and then while many files are read."""
+        `progress(done, total)` is called now and then while many files are read. While the
+        folder itself is missing (moved away, being replaced), nothing is forgotten: the last
+        good site stays published until it is back."""
+        if not os.path.isdir(self.root):
+            log.warning("%s is missing; keeping what was published", self.root)
+            return Changes(frozenset(), ())
         if self._cache is not None and not self._signatures:
             self._cached = self._cache.load()
         found = dict(self._candidates.walk(""))

@@ -14,7 +14,6 @@ _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 class Metrics:
     updates: int = 0
     rescans: int = 0
-    watcher_failures: int = 0
     requests: Counter[int] = field(default_factory=Counter)
     _latency_counts: list[int] = field(default_factory=lambda: [0] * (len(_BUCKETS) + 1))
     _latency_sum: float = 0.0
@@ -37,9 +36,6 @@ class Metrics:
             "# HELP feedd_rescans_total Full rescans of the folder.",
             "# TYPE feedd_rescans_total counter",
             f"feedd_rescans_total {self.rescans}",
-            "# HELP feedd_watcher_failures_total Times the file watcher failed and was restarted.",
-            "# TYPE feedd_watcher_failures_total counter",
-            f"feedd_watcher_failures_total {self.watcher_failures}",
             "# HELP feedd_update_latency_seconds From a file change event to the new site served.",
             "# TYPE feedd_update_latency_seconds histogram",
         ]

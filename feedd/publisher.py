@@ -88,8 +88,12 @@ class Publisher:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        library = open_library(self.settings, os.environ)
         compressor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="feedd-gzip")
+        try:
+            library = open_library(self.settings, os.environ)
+        except Exception:
+            log.exception("cannot open the article cache; going on without it")
+            library = Library(self.settings)
         renderer = Renderer(self.settings, compressor)
         current: Site | None = None
         next_rescan = self._next_rescan()
@@ -105,7 +109,7 @@ class Publisher:
                     self.settings = reloads[-1].settings
                     library.save()
                     library, current = open_library(self.settings, os.environ), None
-                    renderer = Renderer(self.settings, compressor)
+                    renderer = Renderer(self.settings, compressor, renderer.served)
                 rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
                 started = time.monotonic()
                 paths = _union(batch)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from markupsafe import Markup
 
@@ -38,13 +38,19 @@ class _Fragments:
 class Renderer:
     """Renders the documents of one `Settings`; owned by one thread."""
 
-    def __init__(self, settings: Settings, compressor: Executor | None = None) -> None:
-        """`compressor`, when given, gzips the documents side by side (zlib lets go of the GIL)."""
+    def __init__(
+        self,
+        settings: Settings,
+        compressor: Executor | None = None,
+        served: dict[str, Resource] | None = None,
+    ) -> None:
+        """`compressor`, when given, gzips the documents side by side (zlib lets go of the GIL);
+        `served` is what an earlier renderer served, so Last-Modified goes on moving forward."""
         self.settings = settings
         self._compressor = compressor
         self._fragments: dict[str, _Fragments] = {}
         self._last: tuple[tuple[Article, ...], dict[str, Resource]] | None = None
-        self._served: dict[str, Resource] = {}
+        self.served: dict[str, Resource] = served if served is not None else {}
 
     def site(self, library: Library) -> Site:
         """The site for the library as it is now, article pages to be built on demand."""
@@ -115,14 +121,18 @@ class Renderer:
         article is added (`cp -p`), edited in the same second, or deleted; a reader that asks
         If-Modified-Since (libcurl discards a 200 that is not newer) would miss those.
         """
-        before = self._served.get(path)
+        before = self.served.get(path)
         if before is not None and before.etag == resource.etag:
             resource = before
         elif before is not None and before.last_modified and resource.last_modified:
             floor = before.last_modified.replace(microsecond=0) + timedelta(seconds=1)
             if resource.last_modified.replace(microsecond=0) < floor:
                 resource = dataclasses.replace(resource, last_modified=floor)
-        self._served[path] = resource
+        # Never later than now (RFC 9110 8.8.2.1), whatever date an article claims.
+        now = datetime.now(UTC).replace(microsecond=0)
+        if resource.last_modified is not None and resource.last_modified > now:
+            resource = dataclasses.replace(resource, last_modified=now)
+        self.served[path] = resource
         return resource
 
     def _fragments_of(self, article: Article) -> _Fragments:

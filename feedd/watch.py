@@ -58,8 +58,7 @@ class FolderWatcher:
                 log.warning("%s is missing; waiting for it to come back", self.root)
                 while not self._stop.wait(0.2) and not os.path.isdir(self.root):
                     pass
-                self._on_rescan()  # it is back: everything in it is new
-                continue
+                continue  # it is back: the new watch rescans once it is in place
             try:
                 self._watch(polling)
                 failures = 0
@@ -70,7 +69,6 @@ class FolderWatcher:
                     polling = True
                 else:
                     log.warning("file watcher failed: %s; rescanning and restarting it", error)
-                self._on_rescan()
                 self._stop.wait(_RETRY_SECONDS[min(failures, len(_RETRY_SECONDS)) - 1])
 
     def _watch(self, polling: bool) -> None:
@@ -91,9 +89,15 @@ class FolderWatcher:
             ignore_permission_denied=True,
         )
         identity = _identity(self.root)
+        in_place = False
         for changes in changes_iterator:
             if self._stop.is_set():
                 return
+            if not in_place:
+                # watchfiles sets its watches up at the first step, not before: only now is
+                # a rescan sure to see everything written while there was no watch.
+                in_place = True
+                self._on_rescan()
             seen_at = time.monotonic()
             if _identity(self.root) != identity:
                 log.warning("%s was removed or replaced; restarting the watcher", self.root)

@@ -96,3 +96,12 @@ def test_the_cli_refuses_a_bad_flag_with_exit_status_2(
 ) -> None:
     assert main(["check", str(tmp_path), "--max-entries", "lots"]) == 2
     assert "'max_entries' has value 'lots'" in caplog.text
+
+
+def test_settings_feeds_cannot_carry_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="'title' has value 'A\\\\x01B': holds control characters"):
+        load_settings(None, {"FEEDD_TITLE": "A\x01B"})
+    not_a_table = tmp_path / "x.toml"
+    not_a_table.write_text('feedd = "x"\n')
+    with pytest.raises(SettingsError, match="'feedd' must be a table"):
+        load_settings(not_a_table, {})
