@@ -99,7 +99,9 @@ def test_the_cli_refuses_a_bad_flag_with_exit_status_2(
 
 
 def test_settings_feeds_cannot_carry_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="'title' has value 'A\\\\x01B': holds control characters"):
+    with pytest.raises(
+        SettingsError, match="'title' has value 'A\\\\x01B': holds control characters"
+    ):
         load_settings(None, {"FEEDD_TITLE": "A\x01B"})
     not_a_table = tmp_path / "x.toml"
     not_a_table.write_text('feedd = "x"\n')
