@@ -172,6 +172,11 @@ def _fit(parts: list[bytes], assemble: Callable[[int], bytes], limit: int) -> by
     return document
 
 
+def article_resource(article: Article, settings: Settings) -> Resource:
+    """The page of `article`, ready to send."""
+    return make_resource(pages.article_page(article, settings), site.HTML, article.updated)
+
+
 class PageRenderer:
     """Builds an article's page from its entry, reading the article with `load` (None: gone)."""
 
@@ -183,7 +188,7 @@ class PageRenderer:
         article = self._load(entry)
         if article is None:
             return None
-        return make_resource(pages.article_page(article, self.settings), site.HTML, article.updated)
+        return article_resource(article, self.settings)
 
 
 def render_site(
@@ -213,9 +218,7 @@ def render_site(
         reusable = (
             previous.resources.get(path) if previous and article.path not in changed else None
         )
-        resources[path] = reusable or make_resource(
-            pages.article_page(article, settings), site.HTML, article.updated
-        )
+        resources[path] = reusable or article_resource(article, settings)
     return Site.create(
         resources,
         articles=len(ordered),

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from aiohttp import hdrs, web
 
@@ -50,7 +50,7 @@ class PageCache:
         self._building: dict[Entry, asyncio.Future[Resource | None]] = {}
 
     async def get(self, entry: Entry) -> Resource | None:
-        key = entry  # a new version of the file is a new entry
+        key = entry
         resource = self._built.get(key)
         if resource is not None:
             self._built.move_to_end(key)
@@ -241,10 +241,6 @@ def accepts_gzip(header: str) -> bool:
         else:
             return quality > 0
     return star
-
-
-def http_date(when: datetime) -> str:
-    return format_datetime(when.astimezone(UTC).replace(microsecond=0), usegmt=True)
 
 
 def _dynamic(text: str, content_type: str, status: int) -> web.Response:

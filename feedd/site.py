@@ -39,11 +39,7 @@ class Resource:
 
     def __post_init__(self) -> None:
         when = self.last_modified
-        text = (
-            format_datetime(when.astimezone(UTC).replace(microsecond=0), usegmt=True)
-            if when
-            else None
-        )
+        text = http_date(when) if when else None
         object.__setattr__(self, "http_last_modified", text)
 
 
@@ -63,6 +59,11 @@ def make_resource(
         gzip_etag=f'"{digest}-gz"',
         last_modified=last_modified,
     )
+
+
+def http_date(when: datetime) -> str:
+    """`when` as HTTP writes dates (RFC 9110 IMF-fixdate)."""
+    return format_datetime(when.astimezone(UTC).replace(microsecond=0), usegmt=True)
 
 
 def gzip_bytes(body: bytes) -> bytes:

@@ -15,7 +15,8 @@ from aiohttp.test_utils import TestClient
 from feedd.article import parse
 from feedd.config import load_settings
 from feedd.render import render_site
-from feedd.server import Published, accepts_gzip, create_app, etag_matches, http_date
+from feedd.server import Published, accepts_gzip, create_app, etag_matches
+from feedd.site import http_date
 
 MTIME = datetime(2021, 1, 5, 12, 0, tzinfo=UTC).timestamp()
 
