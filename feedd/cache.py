@@ -16,16 +16,42 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from feedd.article import PARSER_VERSION
+from feedd.candidates import Signature
 from feedd.config import Settings
 from feedd.reading import Head
 
 log = logging.getLogger(__name__)
 
 _SCHEMA = 1  # bump when the tables change
-Signature = tuple[int, int, int]
 Row = tuple[Signature, Head | str]  # a head, or the reason the file is rejected
+
+
+class Stored(NamedTuple):
+    """A row as stored: a warm start restores 100,000 of them, so they are turned into
+    datetimes and heads only as they are used, and not kept."""
+
+    signature: Signature
+    published: float | None
+    updated: float | None
+    source: str | None
+    warnings: str | None  # JSON
+    reason: str | None  # why the file is rejected; None for an article
+
+    def head(self) -> Head | str:
+        if self.reason is not None:
+            return self.reason
+        return Head(
+            datetime.fromtimestamp(self.published, UTC),  # type: ignore[arg-type]
+            datetime.fromtimestamp(self.updated, UTC),  # type: ignore[arg-type]
+            self.source,
+            self.stored_warnings(),
+        )
+
+    def stored_warnings(self) -> tuple[str, ...]:
+        return tuple(json.loads(self.warnings)) if self.warnings else ()
 
 
 def cache_path(settings: Settings, environ: Mapping[str, str]) -> Path | None:
@@ -56,7 +82,7 @@ class ArticleCache:
             [_SCHEMA, PARSER_VERSION, settings.timezone, settings.max_article_bytes]
         )
 
-    def load(self) -> dict[str, Row]:
+    def load(self) -> dict[str, Stored]:
         """Every row, or nothing if the cache is missing, stale or unreadable."""
         if not self.path.exists():
             return {}
@@ -73,7 +99,7 @@ class ArticleCache:
             log.warning("cache %s unreadable (%s); rebuilding it", self.path, error)
             self._discard()
             return {}
-        return {_path(row[0]): ((row[1], row[2], row[3]), _outcome(row)) for row in rows}
+        return {_path(row[0]): Stored((row[1], row[2], row[3]), *row[4:]) for row in rows}
 
     def save(self, rows: Mapping[str, Row], removed: Iterable[str]) -> None:
         """Write the rows that changed and forget the paths that went away; errors are logged."""
@@ -143,15 +169,4 @@ def _row(path: str, signature: Signature, result: Head | str) -> tuple[object, .
         result.source,
         json.dumps(result.warnings) if result.warnings else None,
         None,
-    )
-
-
-def _outcome(row: tuple[object, ...]) -> Head | str:
-    if row[8] is not None:
-        return str(row[8])
-    return Head(
-        datetime.fromtimestamp(float(row[4]), UTC),  # type: ignore[arg-type]
-        datetime.fromtimestamp(float(row[5]), UTC),  # type: ignore[arg-type]
-        row[6],  # type: ignore[arg-type]
-        tuple(json.loads(row[7])) if row[7] else (),  # type: ignore[arg-type]
     )

@@ -18,8 +18,10 @@ from feedd.reading import inside
 
 log = logging.getLogger(__name__)
 
-# What the walk found at a path: a candidate file's `stat`, or why a folder cannot be listed.
-Found = os.stat_result | str
+# A file's size, mtime (ns) and inode: what says it changed.
+Signature = tuple[int, int, int]
+# What the walk found at a path: a candidate file's signature, or why a folder cannot be listed.
+Found = Signature | str
 
 _EDITOR_FILES = ("*~", ".#*", "*.swp", "*.swx", "*.tmp", "4913", "#*#")
 
@@ -40,8 +42,8 @@ class Candidates:
         self._include = _any_of(include)
 
     def walk(self, start: str) -> Iterator[tuple[str, Found]]:
-        """Candidate files under `start` (relative; "" for the root) with their `stat`, and
-        folders that cannot be listed with the reason."""
+        """Candidate files under `start` (relative; "" for the root) with their signature,
+        and folders that cannot be listed with the reason."""
         parts = start.split("/") if start else []
         if not all(self._candidate_name(part, is_dir=True) for part in parts[:-1]):
             return
@@ -65,7 +67,7 @@ class Candidates:
             return
         if stat.S_ISREG(st.st_mode):
             if self._candidate_name(parts[-1], is_dir=False):
-                yield start, st
+                yield start, (st.st_size, st.st_mtime_ns, st.st_ino)
         elif stat.S_ISDIR(st.st_mode) and (
             not start or self._candidate_name(parts[-1], is_dir=True)
         ):
@@ -100,7 +102,7 @@ class Candidates:
                     if key not in above:  # else a symlink back up the tree
                         stack.append((path, above | {key}))
                 elif stat.S_ISREG(st.st_mode):
-                    yield path, st
+                    yield path, (st.st_size, st.st_mtime_ns, st.st_ino)
 
     def _candidate_name(self, name: str, *, is_dir: bool) -> bool:
         if name.startswith(".") or _EDITOR.match(name):

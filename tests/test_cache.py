@@ -58,6 +58,37 @@ def test_a_restart_takes_unchanged_files_from_the_cache(seeds: Path, tmp_path: P
     assert second.entries["a.txt"].published.day == 9
 
 
+def test_a_warm_start_of_many_files_agrees_with_a_cold_one(tmp_path: Path) -> None:
+    """Past a few hundred files a warm start restores entries straight from the cache rows;
+    it must end where a cold scan does: entries, rejections, warnings, page clashes."""
+    seeds = tmp_path / "seeds"
+    for i in range(400):
+        folder = seeds / f"d{i % 7}" / f"e{i % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"a{i}.txt").write_text(article(f"Article {i}", f"2021-01-{1 + i % 28:02}"))
+    (seeds / "broken.txt").write_text("\n\n")
+    (seeds / "warned.txt").write_bytes(b" date 2021-01-05 Wire\nCaf\xe9\n\nBody.\n")
+    (seeds / "clash").write_text(article("Clash"))
+    (seeds / "clash.txt").write_text(article("Clash too"))
+    include = ("*.txt", "clash")
+    cold = library(seeds, tmp_path / "cache.sqlite3", include=include)
+    cold_changes = cold.scan()
+    cold.save()
+    warm = library(seeds, tmp_path / "cache.sqlite3", include=include)
+    warm_changes = warm.scan()
+    assert warm.entries == cold.entries
+    assert warm.pages == cold.pages
+    assert warm.rejected == cold.rejected
+    assert "broken.txt" in warm.rejected and len(warm.rejected) == 2  # one of the clash
+    assert warm.warnings == cold.warnings and "warned.txt" in warm.warnings
+    assert warm_changes == cold_changes
+    assert [a.title for a in warm.newest()] == [a.title for a in cold.newest()]
+    # And it goes on like a cold one: folders it restored are indexed for later events.
+    (seeds / "d3" / "e1" / "a10.txt").unlink()
+    changes = warm.apply(["d3"])
+    assert "d3/e1/a10.txt" in changes.changed and "d3/e1/a10.txt" not in warm.entries
+
+
 def test_changed_and_deleted_files_are_read_again_and_forgotten(
     seeds: Path, tmp_path: Path
 ) -> None:
