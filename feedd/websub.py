@@ -1,0 +1,121 @@
+"""Tell WebSub hubs when feeds change: the publisher side of W3C WebSub (section 7 leaves how
+publishers ping hubs open; every hub in use takes `hub.mode=publish` with `hub.url`).
+
+The daemon hands each new site's changed feeds to `HubNotifier.announce`. Each hub has its own
+task: a burst of updates within `coalesce` seconds becomes one ping per feed, a failing hub is
+retried with exponential backoff (newer changes ride along), and a slow or dead hub never holds
+up serving or the other hubs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+
+import aiohttp
+
+from feedd import __version__
+from feedd.site import ATOM, JSON_FEED, RSS, Site
+
+log = logging.getLogger(__name__)
+
+_FEED_TYPES = frozenset({ATOM, RSS, JSON_FEED})
+_BACKOFF_SECONDS = (1.0, 2.0, 5.0, 15.0, 60.0, 300.0)
+
+
+def changed_feeds(old: Site | None, new: Site, is_topic: Iterable[str] | None = None) -> set[str]:
+    """URL paths of the feeds (Atom, RSS, JSON Feed) whose bytes differ between two sites,
+    restricted to `is_topic` when given (archive documents are nobody's subscription)."""
+    wanted = set(is_topic) if is_topic is not None else None
+    changed = set()
+    for path, resource in new.resources.items():
+        if resource.content_type not in _FEED_TYPES or (wanted is not None and path not in wanted):
+            continue
+        before = old.resources.get(path) if old is not None else None
+        if before is None or before.etag != resource.etag:
+            changed.add(path)
+    return changed
+
+
+class HubNotifier:
+    """One task per hub; call `announce` on the loop, `close` before the loop ends."""
+
+    def __init__(
+        self,
+        hubs: Sequence[str],
+        *,
+        coalesce: float = 1.0,
+        backoff: Sequence[float] = _BACKOFF_SECONDS,
+        timeout: float = 10.0,
+    ) -> None:
+        self.hubs = tuple(hubs)
+        self._coalesce = coalesce
+        self._backoff = tuple(backoff)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._pending: dict[str, set[str]] = {hub: set() for hub in self.hubs}
+        self._wake: dict[str, asyncio.Event] = {hub: asyncio.Event() for hub in self.hubs}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self.sent = 0  # pings a hub accepted
+        self.failed = 0  # pings refused or not delivered (each is retried)
+
+    def start(self) -> None:
+        if not self.hubs:
+            return
+        self._session = aiohttp.ClientSession(
+            timeout=self._timeout, headers={"User-Agent": f"feedd/{__version__} (WebSub)"}
+        )
+        self._tasks = [
+            asyncio.create_task(self._run(hub), name=f"websub {hub}") for hub in self.hubs
+        ]
+
+    def announce(self, topics: Iterable[str]) -> None:
+        """The absolute URLs of feeds that changed."""
+        topics = set(topics)
+        if not topics:
+            return
+        for hub in self.hubs:
+            self._pending[hub] |= topics
+            self._wake[hub].set()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    async def _run(self, hub: str) -> None:
+        failures = 0
+        while True:
+            await self._wake[hub].wait()
+            await asyncio.sleep(self._coalesce)  # let a burst finish: one ping for all of it
+            self._wake[hub].clear()
+            topics, self._pending[hub] = self._pending[hub], set()
+            undelivered = {topic for topic in sorted(topics) if not await self._ping(hub, topic)}
+            if not undelivered:
+                failures = 0
+                continue
+            self._pending[hub] |= undelivered
+            delay = self._backoff[min(failures, len(self._backoff) - 1)]
+            failures += 1
+            log.info("retrying hub %s in %.0f s (%d feeds)", hub, delay, len(undelivered))
+            await asyncio.sleep(delay)
+            self._wake[hub].set()
+
+    async def _ping(self, hub: str, topic: str) -> bool:
+        assert self._session is not None
+        form: Mapping[str, str] = {"hub.mode": "publish", "hub.url": topic}
+        try:
+            async with self._session.post(hub, data=form, allow_redirects=False) as response:
+                if 200 <= response.status < 300:
+                    self.sent += 1
+                    log.debug("hub %s accepted %s", hub, topic)
+                    return True
+                reason = f"HTTP {response.status}"
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            reason = str(error) or type(error).__name__
+        self.failed += 1
+        log.warning("hub %s did not take the update of %s: %s", hub, topic, reason)
+        return False
