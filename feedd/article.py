@@ -27,6 +27,11 @@ _HEADER = re.compile(
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
+# The modification times `datetime` can hold in any zone (a day in from either end of its range).
+# tmpfs, btrfs and xfs keep times far outside it: `touch -d @253402300800` is year 10000.
+_EARLIEST_MTIME = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+_LATEST_MTIME = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
+
 
 class ArticleError(ValueError):
     """The file is not an article; `reason` says why, in a publisher's words."""
@@ -102,6 +107,13 @@ def parse(path: str, raw: bytes, *, mtime: float, tz: tzinfo) -> Article:
         raise ArticleError("no headline")
     byline = _take_byline_and_repeat(cursor, title)
 
+    if not _EARLIEST_MTIME <= mtime <= _LATEST_MTIME:
+        clamped = _EARLIEST_MTIME if mtime < _EARLIEST_MTIME else _LATEST_MTIME
+        warnings += (
+            f"modification time {mtime:.0f} is out of range; taken as "
+            f"{datetime.fromtimestamp(clamped, UTC).date().isoformat()}",
+        )
+        mtime = clamped
     modified = datetime.fromtimestamp(mtime, tz)
     published = modified
     if day is not None:

@@ -46,16 +46,27 @@ def summary_text(article: Article) -> str:
     return text[:_SUMMARY_CHARS].rsplit(" ", 1)[0] + " …"
 
 
+class _FeedTime(datetime):
+    """A datetime whose `strftime` writes the year in four digits: feedgen writes RSS dates
+    with `%Y`, which glibc writes as `1` for the year 1, and readers take `1` for 2001."""
+
+    __slots__ = ()
+
+    def strftime(self, format: str) -> str:
+        return super().strftime(format.replace("%Y", f"{self.year:04d}"))
+
+
 def instant(when: datetime) -> datetime:
     """`when` as feeds can state it: RFC 3339 and RFC 822 offsets are whole minutes, so a zone's
-    historical offset in seconds (local mean time, before about 1900) is stated in UTC."""
+    historical offset in seconds (local mean time, before about 1900) is stated in UTC; and its
+    year is written in four digits (`_FeedTime`)."""
     offset = when.utcoffset()
-    if offset is None or offset % timedelta(minutes=1) == timedelta(0):
-        return when
-    try:
-        return when.astimezone(UTC)
-    except OverflowError:
-        return when.replace(tzinfo=UTC)
+    if offset is not None and offset % timedelta(minutes=1) != timedelta(0):
+        try:
+            when = when.astimezone(UTC)
+        except OverflowError:
+            when = when.replace(tzinfo=UTC)
+    return _FeedTime.combine(when.date(), when.timetz())
 
 
 def content_html(article: Article, settings: Settings) -> str:
