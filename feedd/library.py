@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
+Key = tuple[datetime, datetime, str]  # an entry's sort key: published, updated, path
 
 # Past this many files at once, the library is filled in bulk: sorted once, not file by file.
 _BULK = 256
@@ -88,7 +89,7 @@ class Entry:
     version: int = 0
 
     @property
-    def key(self) -> tuple[datetime, datetime, str]:
+    def key(self) -> Key:
         """Sorts oldest first; the feeds list newest first."""
         return self.published, self.updated, self.path
 
@@ -117,10 +118,13 @@ class Library:
         # hash() of each file's (size, mtime_ns, inode): one int instead of a tuple of three
         # saves about 100 bytes a file; a collision would only skip one re-read at a rescan.
         self._signatures: dict[str, int] = {}
-        self._order: list[tuple[datetime, datetime, str]] = []  # entry keys, oldest first
+        self._order: list[Key] = []  # entry keys, oldest first
         self._whole: dict[str, Article] = {}  # the newest articles, held for the feeds
         self._last_updated: datetime | None = None  # None: to be computed again
         self._under: dict[str, set[str]] = {}  # folder -> known paths anywhere below it
+        self._by_source: dict[str, list[Key]] = {}  # entry keys of each source, oldest first
+        # Sources whose articles came, changed or went since `take_touched_sources()`.
+        self._touched_sources: set[str] = set()
 
     @property
     def articles(self) -> Mapping[str, Article]:
@@ -165,6 +169,23 @@ class Library:
         if self._last_updated is None and self.entries:
             self._last_updated = max(entry.updated for entry in self.entries.values())
         return self._last_updated
+
+    def archived(self) -> tuple[Key, ...]:
+        """The keys of the articles older than the newest `max_entries`, oldest first: what
+        the archive pages list (a copy; the site keeps it while the library moves on)."""
+        count = self.settings.max_entries
+        return tuple(self._order[:-count]) if count > 0 else tuple(self._order)
+
+    def newest_of(self, source: str) -> tuple[Entry, ...]:
+        """The entries of the `max_entries` newest articles from `source`, newest first."""
+        count = self.settings.max_entries
+        keys = self._by_source.get(source, [])[-count:] if count > 0 else []
+        return tuple(self.entries[key[2]] for key in reversed(keys))
+
+    def take_touched_sources(self) -> set[str]:
+        """The sources whose articles came, changed or went since the last call."""
+        touched, self._touched_sources = self._touched_sources, set()
+        return touched
 
     def scan(self, progress: Progress | None = None) -> Changes:
         """Walk the whole folder: read new and changed files, forget vanished ones.
@@ -304,6 +325,8 @@ class Library:
             self.pages = self._pages_edit.finish()
             self._pages_edit = None
             self._order.sort()
+            for keys in self._by_source.values():
+                keys.sort()
             self._last_updated = None
             if collecting:
                 gc.freeze()
@@ -362,6 +385,9 @@ class Library:
         self.entries[path] = entry
         self._pages_edit[page] = entry
         self._order.append(entry.key)
+        if entry.source is not None:
+            self._by_source.setdefault(entry.source, []).append(entry.key)
+            self._touched_sources.add(entry.source)
         if stored.warnings:
             self.warnings[path] = stored.stored_warnings()
         return None
@@ -417,6 +443,8 @@ class Library:
             del self._order[at]
         else:  # the order is being filled in bulk and is not sorted yet
             self._order.remove(entry.key)
+        if entry.source is not None:
+            self._unlist_source(entry)
         if entry.updated == self._last_updated:
             self._last_updated = None
         if self._pages_edit is not None:
@@ -442,6 +470,13 @@ class Library:
             self.pages = self.pages.set(page, entry)
         if result.warnings:
             self.warnings[path] = result.warnings
+        if entry.source is not None:
+            self._touched_sources.add(entry.source)
+            listed = self._by_source.setdefault(entry.source, [])
+            if bulk:
+                listed.append(entry.key)
+            else:
+                insort(listed, entry.key)
         if bulk:  # sorted once at the end; the newest are read whole when asked for
             self._order.append(entry.key)
             return
@@ -453,6 +488,18 @@ class Library:
             len(self._order) <= count or entry.key >= self._order[-count]
         ):
             self._whole[path] = result
+
+    def _unlist_source(self, entry: Entry) -> None:
+        assert entry.source is not None
+        self._touched_sources.add(entry.source)
+        listed = self._by_source[entry.source]
+        at = bisect_left(listed, entry.key)
+        if at < len(listed) and listed[at] == entry.key:
+            del listed[at]
+        else:  # being filled in bulk, not sorted yet
+            listed.remove(entry.key)
+        if not listed:
+            del self._by_source[entry.source]
 
     def is_candidate_path(self, path: str) -> bool:
         """Whether a relative path could name an article (for filtering watch events)."""

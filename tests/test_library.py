@@ -448,3 +448,38 @@ def test_an_edit_that_keeps_updated_is_still_a_change(tmp_path: Path) -> None:
     assert changes.changed == {"a.txt"}
     assert lib.entries["a.txt"].updated == before.updated
     assert [a.title for a in lib.newest()] == ["Corrected headline"]
+
+
+# Per-source lists and the archive
+
+
+@pytest.mark.parametrize("count", [5, 300])  # one by one, and in bulk
+def test_sources_and_archive_follow_every_change(tmp_path: Path, count: int) -> None:
+    seeds = tmp_path / "seeds"
+    for i in range(count):
+        source = ("Wire", "Dawn News", "TASS")[i % 3]
+        write(seeds, f"d{i % 4}/a{i}.txt", f" date 2021-01-{1 + i % 28:02} {source}\nA{i}\n\nB.\n")
+    lib = library(seeds, max_entries=2)
+    lib.scan()
+    assert lib.take_touched_sources() == {"Wire", "Dawn News", "TASS"}
+    for source in ("Wire", "Dawn News", "TASS"):
+        expected = sorted(
+            (e for e in lib.entries.values() if e.source == source), key=lambda e: e.key
+        )[::-1][:2]
+        assert list(lib.newest_of(source)) == expected
+    newest = {a.path for a in lib.newest()}
+    assert set(lib.archived()) == {e.key for e in lib.entries.values() if e.path not in newest}
+    assert list(lib.archived()) == sorted(lib.archived())
+
+    # An article moves from Wire to TASS; another goes away: both sources are touched.
+    write(seeds, "d0/a0.txt", " date 2021-01-01 TASS\nA0\n\nB.\n")
+    (seeds / "d1/a1.txt").unlink()
+    lib.apply(["d0/a0.txt", "d1/a1.txt"])
+    assert lib.take_touched_sources() == {"Wire", "TASS", "Dawn News"}
+    assert lib.take_touched_sources() == set()
+    assert all(e.source == "TASS" for e in lib.newest_of("TASS"))
+    assert lib.newest_of("Nobody") == ()
+    for path in list(lib.entries):
+        (seeds / path).unlink()
+    lib.scan()
+    assert lib.newest_of("TASS") == () and lib.archived() == ()
