@@ -10,11 +10,14 @@ import functools
 import html
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import feedgen.feed  # first: it imports lxml.etree, which feedgen.util uses without importing
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.ext.dc import DcEntryExtension, DcExtension
+from lxml import etree
 
 from feedd import __version__, urls
 from feedd.article import Article
@@ -22,12 +25,65 @@ from feedd.config import Settings
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SUMMARY_CHARS = 600
+_ATOM_NS = "http://www.w3.org/2005/Atom"
+_HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 
 
-def feed_id(settings: Settings) -> str:
-    """The feed's id: the site's host and path without the scheme, so a move to https keeps it."""
+@dataclass(frozen=True, slots=True)
+class FeedHead:
+    """What a feed document says of itself besides its entries: the main feeds, a source's
+    feeds and archive pages differ only in this. Hashable: skeletons are cached by it.
+
+    `links` are (relation, URL path) pairs, for documents of the same format: `prev-archive`,
+    `next-archive` and `current` (RFC 5005); JSON Feed states `prev-archive` as `next_url`.
+    """
+
+    self_path: str
+    title: str = ""  # empty: the site's title
+    links: tuple[tuple[str, str], ...] = ()
+    hubs: tuple[str, ...] = ()  # WebSub hubs, absolute URLs
+    archive: bool = False  # an RFC 5005 archive document (marked fh:archive)
+    id_suffix: str = ""  # a source's feeds are feeds of their own, with their own id
+
+
+class _History(BaseExtension):  # type: ignore[misc]
+    """What feedgen cannot write itself: RFC 5005's fh:archive, and in RSS the atom:link
+    elements for hubs and archives (feedgen's RSS writes only the self link)."""
+
+    _head = FeedHead("")
+    _settings: Settings
+
+    def configure(self, head: FeedHead, settings: Settings) -> None:
+        self._head, self._settings = head, settings
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": _HISTORY_NS} if self._head.archive else {}
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        if self._head.archive:
+            etree.SubElement(feed, f"{{{_HISTORY_NS}}}archive")
+        return feed
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        channel = feed[0]
+        for rel, href in _links(self._head, self._settings):
+            etree.SubElement(channel, f"{{{_ATOM_NS}}}link", href=href, rel=rel)
+        if self._head.archive:
+            etree.SubElement(channel, f"{{{_HISTORY_NS}}}archive")
+        return feed
+
+
+def _links(head: FeedHead, settings: Settings) -> list[tuple[str, str]]:
+    """(relation, absolute URL) of a document's links besides self and alternate."""
+    found = [("hub", hub) for hub in head.hubs]
+    return found + [(rel, urls.absolute(settings, path)) for rel, path in head.links]
+
+
+def feed_id(settings: Settings, suffix: str = "") -> str:
+    """The feed's id: the site's host and path without the scheme, so a move to https keeps it.
+    Archive pages share the id of the feed they continue (they are the same feed)."""
     parts = urlsplit(settings.site_url)
-    return f"tag:feedd.invalid,2021:site:{parts.netloc}{parts.path}"
+    return f"tag:feedd.invalid,2021:site:{parts.netloc}{parts.path}{suffix}"
 
 
 def newest_first(articles: Sequence[Article]) -> list[Article]:
@@ -86,14 +142,17 @@ def content_html(article: Article, settings: Settings) -> str:
     return "\n".join(parts)
 
 
-def atom(articles: Sequence[Article], settings: Settings) -> bytes:
-    return atom_document(
-        [atom_entry(a, settings) for a in articles], last_updated(articles), settings
-    )
+MAIN_ATOM, MAIN_RSS, MAIN_JSON = FeedHead(urls.ATOM), FeedHead(urls.RSS), FeedHead(urls.JSON)
 
 
-def rss(articles: Sequence[Article], settings: Settings) -> bytes:
-    return rss_document([rss_item(a, settings) for a in articles], last_updated(articles), settings)
+def atom(articles: Sequence[Article], settings: Settings, head: FeedHead = MAIN_ATOM) -> bytes:
+    entries = [atom_entry(a, settings) for a in articles]
+    return atom_document(entries, last_updated(articles), settings, head)
+
+
+def rss(articles: Sequence[Article], settings: Settings, head: FeedHead = MAIN_RSS) -> bytes:
+    items = [rss_item(a, settings) for a in articles]
+    return rss_document(items, last_updated(articles), settings, head)
 
 
 # Feeds are assembled from entries serialized one by one, so that an update re-renders only the
@@ -103,39 +162,43 @@ def rss(articles: Sequence[Article], settings: Settings) -> bytes:
 
 def atom_entry(article: Article, settings: Settings) -> bytes:
     """The `<entry>` of `article`, as feedgen serializes it inside a feed."""
-    document = _generator([article], settings, urls.ATOM, article.updated).atom_str(pretty=True)
+    document = _generator([article], settings, MAIN_ATOM, article.updated).atom_str(pretty=True)
     return _between(document, b"  <entry>", b"  </entry>\n")
 
 
 def rss_item(article: Article, settings: Settings) -> bytes:
     """The `<item>` of `article`, as feedgen serializes it inside a channel."""
-    document = _rss_generator([article], settings, article.updated).rss_str(pretty=True)
+    document = _rss_generator([article], settings, MAIN_RSS, article.updated).rss_str(pretty=True)
     return _between(document, b"    <item>", b"    </item>\n")
 
 
-def atom_document(entries: Sequence[bytes], updated: datetime, settings: Settings) -> bytes:
-    head, tail = _atom_skeleton(settings, updated)
-    return head + b"".join(entries) + tail
+def atom_document(
+    entries: Sequence[bytes], updated: datetime, settings: Settings, head: FeedHead = MAIN_ATOM
+) -> bytes:
+    start, end = _atom_skeleton(settings, updated, head)
+    return start + b"".join(entries) + end
 
 
-def rss_document(items: Sequence[bytes], updated: datetime, settings: Settings) -> bytes:
-    head, tail = _rss_skeleton(settings, updated)
-    return head + b"".join(items) + tail
+def rss_document(
+    items: Sequence[bytes], updated: datetime, settings: Settings, head: FeedHead = MAIN_RSS
+) -> bytes:
+    start, end = _rss_skeleton(settings, updated, head)
+    return start + b"".join(items) + end
 
 
 # A few skeletons are asked for again and again while fitting a feed to max_feed_bytes.
-@functools.lru_cache(maxsize=8)
-def _atom_skeleton(settings: Settings, updated: datetime) -> tuple[bytes, bytes]:
-    skeleton = _generator([], settings, urls.ATOM, updated).atom_str(pretty=True)
-    head, end, tail = skeleton.rpartition(b"</feed>")
-    return head, end + tail
+@functools.lru_cache(maxsize=32)
+def _atom_skeleton(settings: Settings, updated: datetime, head: FeedHead) -> tuple[bytes, bytes]:
+    skeleton = _generator([], settings, head, updated).atom_str(pretty=True)
+    start, end, tail = skeleton.rpartition(b"</feed>")
+    return start, end + tail  # fh:archive, if any, ends the head: before the entries
 
 
-@functools.lru_cache(maxsize=8)
-def _rss_skeleton(settings: Settings, updated: datetime) -> tuple[bytes, bytes]:
-    skeleton = _rss_generator([], settings, updated).rss_str(pretty=True)
-    head, end, tail = skeleton.rpartition(b"  </channel>")
-    return head, end + tail
+@functools.lru_cache(maxsize=32)
+def _rss_skeleton(settings: Settings, updated: datetime, head: FeedHead) -> tuple[bytes, bytes]:
+    skeleton = _rss_generator([], settings, head, updated).rss_str(pretty=True)
+    start, end, tail = skeleton.rpartition(b"  </channel>")
+    return start, end + tail
 
 
 def _between(document: bytes, start: bytes, end: bytes) -> bytes:
@@ -143,27 +206,32 @@ def _between(document: bytes, start: bytes, end: bytes) -> bytes:
 
 
 def _rss_generator(
-    articles: Sequence[Article], settings: Settings, updated: datetime
+    articles: Sequence[Article], settings: Settings, head: FeedHead, updated: datetime
 ) -> feedgen.feed.FeedGenerator:
-    fg = _generator(articles, settings, urls.RSS, updated)
+    fg = _generator(articles, settings, head, updated)
     # RSS readers take the channel description for HTML (Atom's subtitle is marked as text).
     fg.description(html.escape(settings.description, quote=False))
     return fg
 
 
 def _generator(
-    articles: Sequence[Article], settings: Settings, self_path: str, updated: datetime
+    articles: Sequence[Article], settings: Settings, head: FeedHead, updated: datetime
 ) -> feedgen.feed.FeedGenerator:
     fg = feedgen.feed.FeedGenerator()
     # register_extension, not load_extension: the latter searches the disk for a module that
     # does not exist (feedgen.ext.dc_entry) every time, a third of the cost of a small feed.
     fg.register_extension("dc", DcExtension, DcEntryExtension, atom=False, rss=True)
-    fg.id(feed_id(settings))
-    fg.title(settings.title)
+    if head.archive or head.links or head.hubs:
+        fg.register_extension("history", _History, BaseEntryExtension)
+        fg.history.configure(head, settings)
+    fg.id(feed_id(settings, head.id_suffix))
+    fg.title(head.title or settings.title)
     fg.subtitle(settings.description)
     fg.author({"name": settings.author})
+    for rel, href in _links(head, settings):
+        fg.link(href=href, rel=rel)
     # feedgen makes the last link RSS's channel <link>, which must be the site, not the feed.
-    fg.link(href=urls.absolute(settings, self_path), rel="self")
+    fg.link(href=urls.absolute(settings, head.self_path), rel="self")
     fg.link(href=settings.site_url, rel="alternate", type="text/html")
     fg.language(settings.language)
     fg.generator("feedd", __version__)
@@ -189,29 +257,40 @@ def _generator(
     return fg
 
 
-def json_feed(articles: Sequence[Article], settings: Settings) -> bytes:
-    return json_document([json_item(a, settings) for a in articles], settings)
+def json_feed(articles: Sequence[Article], settings: Settings, head: FeedHead = MAIN_JSON) -> bytes:
+    return json_document([json_item(a, settings) for a in articles], settings, head)
 
 
 def json_item(article: Article, settings: Settings) -> bytes:
     return _json(_json_item(article, settings))
 
 
-def json_document(items: Sequence[bytes], settings: Settings) -> bytes:
+def json_document(items: Sequence[bytes], settings: Settings, head: FeedHead = MAIN_JSON) -> bytes:
     """The JSON Feed with `items` (from `json_item`), `items` being its last member."""
-    head = _json(
-        {
-            "version": "https://jsonfeed.org/version/1.1",
-            "title": settings.title,
-            "description": settings.description,
-            "home_page_url": settings.site_url,
-            "feed_url": urls.absolute(settings, urls.JSON),
-            "language": settings.language,
-            "authors": [{"name": settings.author}],
-            "items": [],
-        }
-    )
-    return head[: -len(b"]}")] + b",".join(items) + b"]}"
+    start = _json_head(settings, head)
+    return start + b",".join(items) + b"]}"
+
+
+@functools.lru_cache(maxsize=32)
+def _json_head(settings: Settings, head: FeedHead) -> bytes:
+    document: dict[str, object] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": head.title or settings.title,
+        "description": settings.description,
+        "home_page_url": settings.site_url,
+        "feed_url": urls.absolute(settings, head.self_path),
+    }
+    older = dict(head.links).get("prev-archive")
+    if older is not None:
+        document["next_url"] = urls.absolute(settings, older)
+    if head.hubs:
+        document["hubs"] = [{"type": "WebSub", "url": hub} for hub in head.hubs]
+    document |= {
+        "language": settings.language,
+        "authors": [{"name": settings.author}],
+        "items": [],
+    }
+    return _json(document)[: -len(b"]}")]
 
 
 def _json(value: object) -> bytes:

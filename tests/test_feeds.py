@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -423,9 +424,49 @@ def test_feeds_assembled_from_fragments_are_what_feedgen_writes_whole(
 ) -> None:
     ordered = feeds.newest_first(list(articles.values()))
     updated = feeds.last_updated(ordered)
-    whole_atom = feeds._generator(ordered, SETTINGS, urls.ATOM, updated).atom_str(pretty=True)
-    whole_rss = feeds._rss_generator(ordered, SETTINGS, updated).rss_str(pretty=True)
+    whole_atom = feeds._generator(ordered, SETTINGS, feeds.MAIN_ATOM, updated).atom_str(pretty=True)
+    whole_rss = feeds._rss_generator(ordered, SETTINGS, feeds.MAIN_RSS, updated).rss_str(
+        pretty=True
+    )
     assert feeds.atom(ordered, SETTINGS) == whole_atom
     assert feeds.rss(ordered, SETTINGS) == whole_rss
     whole_json = json.loads(feeds.json_feed(ordered, SETTINGS))
     assert [item["id"] for item in whole_json["items"]] == [a.id for a in ordered]
+
+
+def test_archive_pages_and_hubs_are_stated_in_every_format() -> None:
+    """RFC 5005 (fh:archive, prev-archive/next-archive/current) and WebSub hubs, as readers
+    and validators see them: in Atom as links, in RSS as atom:link, in JSON Feed as
+    `next_url` and `hubs`."""
+    articles = sample_articles()
+    hubs = ("https://hub.example/", "https://other.example/hub?x=1&y=2")
+    links = (("prev-archive", "/archive/2020-12"), ("next-archive", "/archive/2021-02"))
+    page = feeds.FeedHead(
+        "/archive/2021-01", "Wire: January", (*links, ("current", "/")), hubs, True
+    )
+    documents = {
+        "atom": feeds.atom(articles, SETTINGS, dataclasses.replace(page, self_path="/a.atom")),
+        "rss": feeds.rss(articles, SETTINGS, dataclasses.replace(page, self_path="/a.rss")),
+    }
+    for name, body in documents.items():
+        parsed_feed = feedparser.parse(body)
+        assert not parsed_feed.bozo, (name, parsed_feed.bozo_exception)
+        assert len(parsed_feed.entries) == len(articles)
+        root = lxml.etree.fromstring(body)
+        found = {(link.get("rel"), link.get("href")) for link in root.iter(f"{ATOM_NS}link")}
+        base = SETTINGS.site_url
+        assert {("hub", hub) for hub in hubs} <= found, name
+        assert ("prev-archive", base + "archive/2020-12") in found, name
+        assert ("next-archive", base + "archive/2021-02") in found, name
+        assert ("current", base) in found, name
+        assert len(root.findall(".//{http://purl.org/syndication/history/1.0}archive")) == 1
+    json_page = dataclasses.replace(page, self_path="/a.json")
+    document = json.loads(feeds.json_feed(articles, SETTINGS, json_page))
+    check_json_feed(document)
+    assert document["next_url"] == SETTINGS.site_url + "archive/2020-12"
+    assert document["hubs"] == [{"type": "WebSub", "url": hub} for hub in hubs]
+    assert document["feed_url"] == SETTINGS.site_url + "a.json"
+    # The main feeds say none of it.
+    main = lxml.etree.fromstring(feeds.atom(articles, SETTINGS))
+    assert {link.get("rel") for link in main.findall(f"{ATOM_NS}link")} == {"self", "alternate"}
+    assert "next_url" not in json.loads(feeds.json_feed(articles, SETTINGS))
