@@ -42,12 +42,13 @@ else:
     _instrumented = contextlib.nullcontext()
 
 with _instrumented:
-    from feedd import feeds, urls
+    from feedd import feeds, site, urls
     from feedd.article import Article, ArticleError, parse
     from feedd.candidates import Candidates
     from feedd.config import Settings
     from feedd.reading import display_path
     from feedd.render import render_site
+    from feedd.site import Resource
 
 DICTIONARY = Path(__file__).with_name("article.dict")
 ENVELOPE = b"\x1e\x1e"
@@ -122,13 +123,15 @@ def check(data: bytes) -> Article | None:
 
 
 def check_rendered(article: Article, settings: Settings) -> None:
-    site = render_site({article.path: article}, 0, settings)
+    rendered = render_site({article.path: article}, 0, settings)
     page_path = urls.article_path(article.path)
     link = urls.absolute(settings, page_path)
     content = feeds.content_html(article, settings)
-    assert set(site.resources) == {urls.INDEX, urls.ATOM, urls.RSS, urls.JSON, page_path}
+    assert {urls.INDEX, urls.ATOM, urls.RSS, urls.JSON, page_path} <= set(rendered.resources)
+    for path, resource in rendered.resources.items():
+        readable(path, resource)
 
-    atom = site.resources[urls.ATOM].body
+    atom = rendered.resources[urls.ATOM].body
     document = feedparser.parse(atom)
     assert not document.bozo, ("atom", document.get("bozo_exception"))
     [entry] = document.entries
@@ -143,7 +146,7 @@ def check_rendered(article: Article, settings: Settings) -> None:
     assert _atom_time(element.findtext(ATOM + "published")) == article.published
     assert _atom_time(element.findtext(ATOM + "updated")) == article.updated
 
-    rss = site.resources[urls.RSS].body
+    rss = rendered.resources[urls.RSS].body
     document = feedparser.parse(rss)
     assert not document.bozo, ("rss", document.get("bozo_exception"))
     [entry] = document.entries
@@ -155,7 +158,7 @@ def check_rendered(article: Article, settings: Settings) -> None:
     # feedparser, not email.utils: the latter reads the year 0001 as 2001.
     assert entry.published_parsed[:6] == article.published.astimezone(UTC).timetuple()[:6]
 
-    [item] = json.loads(site.resources[urls.JSON].body)["items"]
+    [item] = json.loads(rendered.resources[urls.JSON].body)["items"]
     assert (item["id"], item["url"], item["title"]) == (article.id, link, article.title)
     assert item["summary"] == feeds.summary_text(article)
     assert item["content_html"] == content
@@ -169,11 +172,24 @@ def check_rendered(article: Article, settings: Settings) -> None:
         [p.text_content() for p in lxml.html.fragments_fromstring(content)] if content else []
     )
     assert tuple(paragraphs) == article.paragraphs
-    page = lxml.html.document_fromstring(site.resources[page_path].body)
+    page = lxml.html.document_fromstring(rendered.resources[page_path].body)
     assert page.findtext(".//h1") == article.title
     assert tuple(p.text_content() for p in page.findall(".//article/p")[1:]) == article.paragraphs
-    index = lxml.html.document_fromstring(site.resources[urls.INDEX].body)
+    index = lxml.html.document_fromstring(rendered.resources[urls.INDEX].body)
     assert [a.text_content() for a in index.iterfind(".//h2/a")] == [article.title]
+
+
+def readable(path: str, resource: Resource) -> None:
+    """Every document the site holds, whatever it is, reads back without error."""
+    kind = resource.content_type
+    if kind in (site.ATOM, site.RSS):
+        document = feedparser.parse(resource.body)
+        assert not document.bozo, (path, document.get("bozo_exception"))
+        lxml.etree.fromstring(resource.body)
+    elif kind == site.JSON_FEED:
+        json.loads(resource.body)
+    elif kind == site.HTML:
+        lxml.html.document_fromstring(resource.body)
 
 
 def _atom_time(text: str | None) -> datetime:
