@@ -40,6 +40,7 @@ article+article{border-top:1px solid var(--rule);padding-top:1rem;margin-top:1.2
 .meta{color:var(--muted);margin:0 0 .75rem}
 .meta,.meta *{font:.9rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif}
 footer{margin-top:3rem;padding-top:.75rem;border-top:1px solid var(--rule);color:var(--muted);font-size:.9rem}
+footer p{margin:.25rem 0}.sources{margin-top:2rem;padding-top:1rem;border-top:1px solid var(--rule)}
 """
 _CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
 
@@ -132,6 +133,19 @@ def href(page: str, target: str) -> str:
     return ("../" * up + quote(target.lstrip("/"), safe="/")) or "./"
 
 
+class SourceLinks(NamedTuple):
+    name: str
+    atom: str
+    rss: str
+    json: str
+
+
+def source_links(page: str, source: str) -> SourceLinks:
+    """Links from the page at `page` to the feeds of `source`."""
+    atom, rss, json = (href(page, urls.source_path(source, s)) for s in urls.FEED_SUFFIXES)
+    return SourceLinks(source, atom, rss, json)
+
+
 def _common(settings: Settings, page: str) -> dict[str, object]:
     return {
         "settings": settings,
@@ -140,7 +154,9 @@ def _common(settings: Settings, page: str) -> dict[str, object]:
             "atom": href(page, urls.ATOM),
             "rss": href(page, urls.RSS),
             "json": href(page, urls.JSON),
+            "opml": href(page, urls.OPML),
         },
+        "source_feeds": None,
         "css": Markup(CSS),  # noqa: S704 (our own constant stylesheet)
         "csp": CONTENT_SECURITY_POLICY,
         "site_dir": "rtl" if _script_of(settings.language) in _RIGHT_TO_LEFT else "ltr",
@@ -165,18 +181,24 @@ def index_item(article: Article, settings: Settings) -> Markup:
     )
 
 
-def index_document(items: Sequence[Markup], settings: Settings) -> bytes:
+def index_document(
+    items: Sequence[Markup], settings: Settings, sources: Sequence[str] = ()
+) -> bytes:
+    """The home page with `items` (from `index_item`) and the feeds of each of `sources`."""
     template = _ENVIRONMENT.get_template("index.html")
-    return template.render(items=items, **_common(settings, urls.INDEX)).encode()
+    return template.render(
+        items=items,
+        sources=[source_links(urls.INDEX, source) for source in sources],
+        **_common(settings, urls.INDEX),
+    ).encode()
 
 
 def article_page(article: Article, settings: Settings) -> bytes:
     """The page at `urls.article_path(article.path)`."""
     guess = direction(article.title + " " + article.summary[:200], settings.language)
     template = _ENVIRONMENT.get_template("article.html")
-    return template.render(
-        article=article,
-        lang=guess.lang,
-        dir=guess.dir,
-        **_common(settings, urls.article_path(article.path)),
-    ).encode()
+    page = urls.article_path(article.path)
+    common = _common(settings, page)
+    if article.source:
+        common["source_feeds"] = source_links(page, article.source)
+    return template.render(article=article, lang=guess.lang, dir=guess.dir, **common).encode()

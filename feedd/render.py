@@ -15,13 +15,16 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import immutables
 from markupsafe import Markup
 
-from feedd import feeds, pages, site, urls
+from feedd import feeds, opml, pages, site, urls
+from feedd.archive import Archive
 from feedd.article import Article
 from feedd.config import Settings
+from feedd.feeds import FeedHead
 from feedd.library import Entry, Library
-from feedd.site import Resource, Site, make_resource
+from feedd.site import Resource, Site, SourceFeed, make_resource
 
 log = logging.getLogger(__name__)
 
@@ -49,28 +52,57 @@ class Renderer:
         self.settings = settings
         self._compressor = compressor
         self._fragments: dict[str, _Fragments] = {}
-        self._last: tuple[tuple[Article, ...], dict[str, Resource]] | None = None
+        self._last: tuple[object, dict[str, Resource]] | None = None
+        self._sources: immutables.Map[str, SourceFeed] = immutables.Map()
         self.served: dict[str, Resource] = served if served is not None else {}
 
     def site(self, library: Library) -> Site:
-        """The site for the library as it is now, article pages to be built on demand."""
+        """The site for the library as it is now; article pages, archive pages and the
+        sources' feeds to be built on demand."""
+        newest = library.newest()
+        archive = Archive(library.archived(), self.settings.max_entries)
+        older = archive.newest()
+        self._update_sources(library)
+        names = sorted(feed.name for feed in self._sources.values())
         return Site.create(
-            self.documents(library.newest()),
+            self.documents(newest, older.name if older else None, names),
             articles=len(library.entries),
             rejected=len(library.rejected),
             updated=library.last_updated(),
             pages=library.pages,
+            archive=archive,
+            sources=self._sources,
         )
 
-    def documents(self, newest: Sequence[Article]) -> dict[str, Resource]:
-        """The index and the three feeds for `newest` (newest first), reused when unchanged."""
-        key = tuple(newest)
+    def _update_sources(self, library: Library) -> None:
+        """List again the newest entries of each source an update touched, and only those."""
+        touched = library.take_touched_sources()
+        if not touched:
+            return
+        edit = self._sources.mutate()
+        for source in touched:
+            slug = urls.source_slug(source)
+            entries = library.newest_of(source)
+            if entries:
+                edit[slug] = SourceFeed(source, entries)
+            elif slug in edit:
+                del edit[slug]
+        self._sources = edit.finish()
+
+    def documents(
+        self, newest: Sequence[Article], older: str | None = None, sources: Sequence[str] = ()
+    ) -> dict[str, Resource]:
+        """The index, the three feeds for `newest` (newest first) and the list of feeds,
+        reused when unchanged. `older` names the newest archive page, `sources` the sources
+        that have feeds."""
+        key = (tuple(newest), older, tuple(sources))
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         fragments = [self._fragments_of(article) for article in newest]
         self._fragments = {f.article.path: f for f in fragments}
         settings = self.settings
         updated = feeds.last_updated(newest) if newest else None
+        heads = {suffix: main_head(settings, suffix, older) for suffix in urls.FEED_SUFFIXES}
 
         # Each feed: its type, its entries' fragments, and how n of them make a document.
         feed_kinds: dict[str, tuple[str, list[bytes], Callable[[list[bytes], int], bytes]]] = {
@@ -78,24 +110,28 @@ class Renderer:
                 site.ATOM,
                 [f.atom for f in fragments],
                 lambda parts, n: feeds.atom_document(
-                    parts, feeds.last_updated(newest[:n]), settings
+                    parts, feeds.last_updated(newest[:n]), settings, heads[".atom"]
                 ),
             ),
             urls.RSS: (
                 site.RSS,
                 [f.rss for f in fragments],
                 lambda parts, n: feeds.rss_document(
-                    parts, feeds.last_updated(newest[:n]), settings
+                    parts, feeds.last_updated(newest[:n]), settings, heads[".rss"]
                 ),
             ),
             urls.JSON: (
                 site.JSON_FEED,
                 [f.json for f in fragments],
-                lambda parts, n: feeds.json_document(parts, settings),
+                lambda parts, n: feeds.json_document(parts, settings, heads[".json"]),
             ),
         }
         bodies = {
-            urls.INDEX: (pages.index_document([f.index for f in fragments], settings), site.HTML)
+            urls.INDEX: (
+                pages.index_document([f.index for f in fragments], settings, sources),
+                site.HTML,
+            ),
+            urls.OPML: (opml.opml_document(sources, updated, settings), site.OPML),
         }
         for path, (kind, parts, document) in feed_kinds.items():
             assemble = functools.partial(_assemble, parts, document)
@@ -191,6 +227,103 @@ class PageRenderer:
         return article_resource(article, self.settings)
 
 
+def main_head(settings: Settings, suffix: str, older: str | None) -> FeedHead:
+    """The head of a main feed: its hubs, and its link to the newest archive page."""
+    links = (("prev-archive", urls.archive_path(older, suffix)),) if older else ()
+    return FeedHead(urls.MAIN_FEEDS[suffix], links=links, hubs=settings.hubs)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A feed built on demand (an archive page, a source's feed): what it lists and says of
+    itself. Hashable, so a built one is found again while nothing in it changed."""
+
+    head: FeedHead
+    entries: tuple[Entry, ...]  # newest first
+    fit: bool  # cut to max_feed_bytes like the main feeds (never an archive page: it must be whole)
+
+    @property
+    def suffix(self) -> str:
+        return self.head.self_path[self.head.self_path.rindex(".") :]
+
+
+def listing(site_: Site, path: str, settings: Settings) -> Listing | None:
+    """The on-demand feed at URL path `path` in `site_`, if there is one."""
+    stem, dot, suffix = path.rpartition(".")
+    suffix = dot + suffix
+    if suffix not in urls.FEED_SUFFIXES:
+        return None
+    if stem.startswith(urls.ARCHIVE) and site_.archive is not None:
+        return _archive_listing(site_, site_.archive, stem[len(urls.ARCHIVE) :], suffix, settings)
+    if stem.startswith(urls.SOURCES):
+        feed = site_.sources.get(stem[len(urls.SOURCES) :])
+        if feed is None:
+            return None
+        head = FeedHead(
+            path,
+            f"{settings.title}: {feed.name}",
+            hubs=settings.hubs,
+            id_suffix=f":source:{feed.name}",
+        )
+        return Listing(head, feed.entries, fit=True)
+    return None
+
+
+def _archive_listing(
+    site_: Site, archive: Archive, name: str, suffix: str, settings: Settings
+) -> Listing | None:
+    page = archive.page(name)
+    if page is None:
+        return None
+    links = []
+    if (older := archive.previous(page)) is not None:
+        links.append(("prev-archive", urls.archive_path(older.name, suffix)))
+    if (newer := archive.next(page)) is not None:
+        links.append(("next-archive", urls.archive_path(newer.name, suffix)))
+    links.append(("current", urls.MAIN_FEEDS[suffix]))
+    entries = []
+    for key in reversed(archive.keys[page.start : page.stop]):
+        entry = site_.pages.get(urls.article_path(key[2]))
+        if entry is not None and entry.key == key:
+            entries.append(entry)
+    head = FeedHead(
+        urls.archive_path(page.name, suffix),
+        f"{settings.title} (archive {page.name})",
+        tuple(links),
+        archive=True,
+    )
+    return Listing(head, tuple(entries), fit=False)
+
+
+class ListingRenderer:
+    """Builds on-demand feeds, reading their articles with `load`; the serialized entries of
+    the most recently used articles are kept (an update changes few of them)."""
+
+    def __init__(self, settings: Settings, load: Callable[[Entry], Article | None]) -> None:
+        self.settings = settings
+        self._load = load
+
+    def __call__(self, listing: Listing) -> Resource:
+        articles = [a for entry in listing.entries if (a := self._load(entry)) is not None]
+        settings, head = self.settings, listing.head
+        kinds: dict[str, tuple[str, Callable[[Sequence[Article]], bytes]]] = {
+            ".atom": (site.ATOM, lambda some: feeds.atom(some, settings, head)),
+            ".rss": (site.RSS, lambda some: feeds.rss(some, settings, head)),
+            ".json": (site.JSON_FEED, lambda some: feeds.json_feed(some, settings, head)),
+        }
+        kind, document = kinds[listing.suffix]
+        body = document(articles)
+        if listing.fit:
+            count = len(articles)
+            while len(body) > settings.max_feed_bytes and count > 0:
+                count = count * 3 // 4 if count > 4 else count - 1
+                body = document(articles[:count])
+        updated = feeds.last_updated(articles) if articles else None
+        if updated is not None:
+            updated = min(updated, datetime.now(UTC).replace(microsecond=0))
+        return make_resource(body, kind, updated)
+
+
 def render_site(
     articles: Mapping[str, Article],
     rejected: int,
@@ -198,13 +331,33 @@ def render_site(
     previous: Site | None = None,
     changed: Collection[str] = (),
 ) -> Site:
-    """The whole site for `articles` (keyed by relative path), every page built.
+    """The whole site for `articles` (keyed by relative path), every document built: the
+    feeds, the index, every page, archive page and source feed.
 
     With the `previous` site (rendered with the same settings) and the paths `changed` since,
     pages that did not change are reused rather than rendered again.
     """
     ordered = feeds.newest_first(list(articles.values()))
-    resources = dict(Renderer(settings).documents(ordered[: settings.max_entries]))
+    count = settings.max_entries
+    entries = {
+        a.path: Entry(a.path, urls.article_path(a.path), a.published, a.updated, a.source)
+        for a in ordered
+    }
+    archive = Archive(tuple(entries[a.path].key for a in reversed(ordered[count:])), count)
+    by_source: dict[str, list[Entry]] = {}
+    for article in ordered:
+        if article.source is not None:
+            by_source.setdefault(article.source, []).append(entries[article.path])
+    sources = {
+        urls.source_slug(name): SourceFeed(name, tuple(listed[:count]))
+        for name, listed in by_source.items()
+    }
+    older = archive.newest()
+    resources = dict(
+        Renderer(settings).documents(
+            ordered[:count], older.name if older else None, sorted(by_source)
+        )
+    )
     for article in ordered:
         path = urls.article_path(article.path)
         if path in resources:
@@ -219,9 +372,35 @@ def render_site(
             previous.resources.get(path) if previous and article.path not in changed else None
         )
         resources[path] = reusable or article_resource(article, settings)
+    pages = {entry.page: entry for entry in entries.values()}
+    site_ = Site.create(
+        resources,
+        articles=0,
+        rejected=0,
+        updated=None,
+        pages=pages,
+        archive=archive,
+        sources=sources,
+    )
+    build = ListingRenderer(settings, lambda entry: articles.get(entry.path))
+    for path in on_demand_feeds(site_):
+        found = listing(site_, path, settings)
+        assert found is not None
+        resources[path] = build(found)
     return Site.create(
         resources,
         articles=len(ordered),
         rejected=rejected,
         updated=feeds.last_updated(ordered) if ordered else None,
     )
+
+
+def on_demand_feeds(site_: Site) -> list[str]:
+    """The URL paths of every feed `site_` builds on demand: archive pages, then sources."""
+    paths = []
+    if site_.archive is not None:
+        for page in site_.archive.pages():
+            paths += [urls.archive_path(page.name, suffix) for suffix in urls.FEED_SUFFIXES]
+    for slug in sorted(site_.sources):
+        paths += [f"{urls.SOURCES}{slug}{suffix}" for suffix in urls.FEED_SUFFIXES]
+    return paths

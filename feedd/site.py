@@ -12,12 +12,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from feedd.archive import Archive
     from feedd.library import Entry
 
 ATOM = "application/atom+xml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
 JSON_FEED = "application/feed+json"  # JSON is UTF-8 by definition (RFC 8259)
 HTML = "text/html; charset=utf-8"
+OPML = "text/x-opml; charset=utf-8"  # what readers and browsers know OPML by
 
 # Level 6 is within a few percent of 9 in size on feeds, at a third of the time.
 _GZIP_LEVEL = 6
@@ -85,6 +87,10 @@ class Site:
     rejected: int
     updated: datetime | None
     pages: Mapping[str, Entry] = field(default_factory=lambda: MappingProxyType({}))
+    # For the feeds built on demand: the archive pages, and each source's newest entries
+    # (newest first) by the source's slug.
+    archive: Archive | None = None
+    sources: Mapping[str, SourceFeed] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def create(
@@ -95,12 +101,24 @@ class Site:
         rejected: int,
         updated: datetime | None,
         pages: Mapping[str, Entry] | None = None,
+        archive: Archive | None = None,
+        sources: Mapping[str, SourceFeed] | None = None,
     ) -> Site:
-        """`pages` must not change afterwards: pass a persistent map (the library's)."""
+        """`pages` and `sources` must not change afterwards: pass persistent maps."""
         return cls(
             MappingProxyType(dict(resources)),
             articles,
             rejected,
             updated,
             pages if pages is not None else MappingProxyType({}),
+            archive,
+            sources if sources is not None else MappingProxyType({}),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFeed:
+    """A source's name and the entries of its newest articles, newest first."""
+
+    name: str
+    entries: tuple[Entry, ...]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from urllib.parse import quote
 
@@ -12,6 +13,12 @@ ATOM = "/feed.atom"
 RSS = "/feed.rss"
 JSON = "/feed.json"
 ARTICLES = "/articles/"
+ARCHIVE = "/archive/"
+SOURCES = "/sources/"
+OPML = "/feeds.opml"
+# A feed's format by the suffix of its path, the main feeds' included.
+FEED_SUFFIXES = (".atom", ".rss", ".json")
+MAIN_FEEDS = {".atom": ATOM, ".rss": RSS, ".json": JSON}
 
 # Names a page or its precompressed copy can have (case-insensitive file systems included).
 _PAGE_LIKE = re.compile(r"\.html(?:\.gz)?~*$", re.IGNORECASE)
@@ -36,3 +43,27 @@ def article_path(relative: str) -> str:
 def absolute(settings: Settings, path: str) -> str:
     """The absolute, percent-encoded URL of a decoded URL path."""
     return settings.site_url + quote(path.lstrip("/"), safe="/")
+
+
+def archive_path(name: str, suffix: str) -> str:
+    """An archive page in one format: `/archive/2021-01.atom`."""
+    return f"{ARCHIVE}{name}{suffix}"
+
+
+def source_path(source: str, suffix: str) -> str:
+    """A source's feed in one format: `/sources/TASS.atom`."""
+    return f"{SOURCES}{source_slug(source)}{suffix}"
+
+
+def source_slug(source: str) -> str:
+    """A name for a source that is safe in a URL and as a file name, and unique: the name
+    itself when it is made of letters, digits, dots and dashes, else a readable form of it
+    with a short hash of the whole (`Meridian Wire` becomes `Meridian-Wire-0c2d86f1`)."""
+    readable = _UNSAFE.sub("-", source).strip(".-")
+    if readable == source and source:
+        return source
+    digest = hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+    return f"{readable[:60] or 'source'}-{digest}"
+
+
+_UNSAFE = re.compile(r"[^\w.-]+")

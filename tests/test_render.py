@@ -52,6 +52,10 @@ def test_every_document_and_its_content_type() -> None:
         "/feed.json": "application/feed+json",
         "/articles/a.html": "text/html; charset=utf-8",
         "/articles/b/c.html": "text/html; charset=utf-8",
+        "/feeds.opml": "text/x-opml; charset=utf-8",
+        "/sources/Wire.atom": "application/atom+xml; charset=utf-8",
+        "/sources/Wire.rss": "application/rss+xml; charset=utf-8",
+        "/sources/Wire.json": "application/feed+json",
     }
     assert (site.articles, site.rejected) == (2, 2)
     assert site.updated == datetime(2021, 1, 2, 8, 2, tzinfo=UTC)
