@@ -15,26 +15,28 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import aiohttp
 
-from feedd import __version__
-from feedd.site import ATOM, JSON_FEED, RSS, Site
+from feedd import __version__, urls
+from feedd.site import Site
 
 log = logging.getLogger(__name__)
 
-_FEED_TYPES = frozenset({ATOM, RSS, JSON_FEED})
 _BACKOFF_SECONDS = (1.0, 2.0, 5.0, 15.0, 60.0, 300.0)
 
 
-def changed_feeds(old: Site | None, new: Site, is_topic: Iterable[str] | None = None) -> set[str]:
-    """URL paths of the feeds (Atom, RSS, JSON Feed) whose bytes differ between two sites,
-    restricted to `is_topic` when given (archive documents are nobody's subscription)."""
-    wanted = set(is_topic) if is_topic is not None else None
+def changed_feeds(old: Site | None, new: Site) -> set[str]:
+    """URL paths of the feeds readers subscribe to whose content differs between two sites:
+    the main feeds (Atom, RSS, JSON Feed) whose bytes changed, and the feeds of each source
+    whose newest entries changed. Archive pages are nobody's subscription."""
     changed = set()
-    for path, resource in new.resources.items():
-        if resource.content_type not in _FEED_TYPES or (wanted is not None and path not in wanted):
-            continue
+    for path in urls.MAIN_FEEDS.values():
+        resource = new.resources.get(path)
         before = old.resources.get(path) if old is not None else None
-        if before is None or before.etag != resource.etag:
+        if resource is not None and (before is None or before.etag != resource.etag):
             changed.add(path)
+    for slug, feed in new.sources.items():
+        before_feed = old.sources.get(slug) if old is not None else None
+        if before_feed is not feed and before_feed != feed:
+            changed.update(f"{urls.SOURCES}{slug}{suffix}" for suffix in urls.FEED_SUFFIXES)
     return changed
 
 
@@ -114,7 +116,7 @@ class HubNotifier:
                     log.debug("hub %s accepted %s", hub, topic)
                     return True
                 reason = f"HTTP {response.status}"
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
             reason = str(error) or type(error).__name__
         self.failed += 1
         log.warning("hub %s did not take the update of %s: %s", hub, topic, reason)

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from feedd.site import ATOM, HTML, JSON_FEED, Site, make_resource
+from feedd.site import ATOM, HTML, JSON_FEED, Site, SourceFeed, make_resource
 from feedd.websub import HubNotifier, changed_feeds
 
 
@@ -115,17 +115,19 @@ async def test_a_dead_hub_does_not_hold_up_a_live_one(caplog: pytest.LogCaptureF
         await server.close()
 
 
-def test_only_feeds_whose_bytes_changed_are_announced() -> None:
-    def site(atom: bytes, json: bytes, index: bytes) -> Site:
+def test_only_feeds_whose_content_changed_are_announced() -> None:
+    def site(atom: bytes, index: bytes, tass: tuple[str, ...] = ()) -> Site:
         resources = {
             "/feed.atom": make_resource(atom, ATOM, None),
-            "/feed.json": make_resource(json, JSON_FEED, None),
+            "/feed.json": make_resource(b"{}", JSON_FEED, None),
             "/": make_resource(index, HTML, None),
         }
-        return Site.create(resources, articles=1, rejected=0, updated=None)
+        sources = {"TASS": SourceFeed("TASS", tass)} if tass else {}  # type: ignore[arg-type]
+        return Site.create(resources, articles=1, rejected=0, updated=None, sources=sources)
 
-    first = site(b"<feed/>", b"{}", b"<html>")
-    assert changed_feeds(None, first) == {"/feed.atom", "/feed.json"}
-    assert changed_feeds(first, site(b"<feed/>", b"{}", b"<html>!")) == set()
-    assert changed_feeds(first, site(b"<feed>!</feed>", b"{}", b"<html>")) == {"/feed.atom"}
-    assert changed_feeds(None, first, ["/feed.json"]) == {"/feed.json"}
+    first = site(b"<feed/>", b"<html>", ("e1",))
+    tass = {"/sources/TASS.atom", "/sources/TASS.rss", "/sources/TASS.json"}
+    assert changed_feeds(None, first) == {"/feed.atom", "/feed.json"} | tass
+    assert changed_feeds(first, site(b"<feed/>", b"<html>!", ("e1",))) == set()
+    assert changed_feeds(first, site(b"<feed>!</feed>", b"<html>", ("e1",))) == {"/feed.atom"}
+    assert changed_feeds(first, site(b"<feed/>", b"<html>", ("e2", "e1"))) == tass
