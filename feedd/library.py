@@ -249,6 +249,10 @@ class Library:
         whole: bool = False,
     ) -> Changes:
         gone = known - found.keys()
+        unlistable = [path for path, what in found.items() if isinstance(what, str)]
+        if unlistable:  # what was published from a folder that cannot be listed now stays
+            prefixes = tuple("" if p == "." else p + "/" for p in unlistable)
+            gone = {path for path in gone if not path.startswith(prefixes)}
         changed: set[str] = set()
         cleared = {path for path in gone if path in self.rejected}
         for path in gone:
