@@ -1,0 +1,243 @@
+"""`feedd serve --publish DIR`: a static copy of the whole site in DIR, kept in step with what
+is served, for nginx or a CDN origin to serve at any scale while feedd stays the one writer.
+
+Every file is replaced by an atomic rename with its `.gz` beside it, so a reader of DIR never
+sees half a document. The first copy is a whole `feedd build`; after it, each update writes
+only what changed: the pages of the articles that changed, the archive pages and source feeds
+whose entries or links changed, then the main documents (so they never link to a file that
+is not there yet), then removes what went away. Its own thread, so serving never waits on
+the disk; sites that arrive while it writes are coalesced into the newest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from feedd import output, urls
+from feedd.archive import Archive, Key, Page
+from feedd.config import Settings
+from feedd.library import article_loader
+from feedd.render import ListingRenderer, PageRenderer, listing
+from feedd.site import Resource, Site
+
+log = logging.getLogger(__name__)
+
+_MANIFEST_EVERY_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    site: Site
+    changed: frozenset[str]  # relative paths of the articles that changed
+    settings: Settings
+
+
+class Mirror:
+    """Call `publish` with each new site (from any thread); `stop` writes what is pending."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self._lock = threading.Condition()
+        self._pending: _Pending | None = None
+        self._changed: set[str] = set()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="feedd-mirror", daemon=True)
+        self._written: _Written | None = None
+        self.updates = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def publish(self, site: Site, changed: Iterable[str], settings: Settings) -> None:
+        with self._lock:
+            self._changed.update(changed)
+            self._pending = _Pending(site, frozenset(self._changed), settings)
+            self._lock.notify()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        with self._lock:
+            self._stopping = True
+            self._lock.notify()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while self._pending is None and not self._stopping:
+                    self._lock.wait()
+                pending, self._pending = self._pending, None
+                self._changed = set()
+                stopping = self._stopping
+            if pending is not None:
+                try:
+                    self._write(pending)
+                    self.updates += 1
+                except Exception as error:
+                    # The copy keeps its last whole state; the next update writes it all.
+                    log.error(
+                        "cannot publish to %s: %s; retrying with the next update", self.out, error
+                    )
+                    self._written = None
+            if stopping:
+                if self._written is not None:
+                    self._written.save_manifest(force=True)
+                return
+
+    def _write(self, pending: _Pending) -> None:
+        written = self._written
+        if written is None or written.settings != pending.settings:
+            self._written = _Written.whole(self.out, pending.site, pending.settings)
+        else:
+            written.update(pending.site, pending.changed)
+
+
+class _Written:
+    """What is in the folder: the site it shows and the names of its files."""
+
+    def __init__(self, out: Path, site: Site, settings: Settings, names: set[str]) -> None:
+        self.out = out.resolve()
+        self.site = site
+        self.settings = settings
+        self.names = names
+        self._pages = PageRenderer(settings, article_loader(settings))
+        self._listings = ListingRenderer(settings, article_loader(settings))
+        self._archive_pages = _pages_of(site.archive)
+        self._manifest_saved = time.monotonic()
+        self._manifest_stale = False
+
+    @classmethod
+    def whole(cls, out: Path, site: Site, settings: Settings) -> _Written:
+        started = time.monotonic()
+        load = article_loader(settings)
+        listings = ListingRenderer(settings, load)
+
+        def render_listing(path: str) -> Resource | None:
+            found = listing(site, path, settings)
+            return listings(found) if found is not None else None
+
+        stats = output.write_site(
+            site, out, PageRenderer(settings, load), render_listing=render_listing
+        )
+        log.info(
+            "published the whole site to %s: %d files written, %d unchanged, %d removed (%.1f s)",
+            out,
+            stats.written,
+            stats.unchanged,
+            stats.removed,
+            time.monotonic() - started,
+        )
+        return cls(out, site, settings, output.read_manifest(out.resolve()))
+
+    def update(self, site: Site, changed: frozenset[str]) -> None:
+        old, settings = self.site, self.settings
+        first: list[tuple[str, Resource]] = []  # pages, then archive pages and source feeds
+        gone: list[str] = []
+        for path in sorted(changed):
+            page = urls.article_path(path)
+            entry = site.pages.get(page)
+            if entry is not None and entry.path == path:
+                resource = self._pages(entry)
+                if resource is not None:
+                    first.append((page, resource))
+                    continue
+            if page in old.pages and page not in site.pages:
+                gone.append(page)
+        pages = _pages_of(site.archive)
+        for name in _changed_archive_pages(
+            old.archive, self._archive_pages, site.archive, pages, changed
+        ):
+            for suffix in urls.FEED_SUFFIXES:
+                path = urls.archive_path(name, suffix)
+                found = listing(site, path, settings)
+                if found is not None:
+                    first.append((path, self._listings(found)))
+        gone += [
+            urls.archive_path(n, s)
+            for n in self._archive_pages.keys() - pages.keys()
+            for s in urls.FEED_SUFFIXES
+        ]
+        for slug, feed in site.sources.items():
+            if old.sources.get(slug) != feed:
+                for suffix in urls.FEED_SUFFIXES:
+                    found = listing(site, f"{urls.SOURCES}{slug}{suffix}", settings)
+                    if found is not None:
+                        first.append((found.head.self_path, self._listings(found)))
+        gone += [
+            f"{urls.SOURCES}{slug}{s}"
+            for slug in set(old.sources) - set(site.sources)
+            for s in urls.FEED_SUFFIXES
+        ]
+        last = [
+            (path, resource)
+            for path, resource in site.resources.items()
+            if old.resources.get(path) is not resource
+        ]
+        gone += [path for path in old.resources if path not in site.resources]
+        added = {output.file_name(p) + s for p, _ in first + last for s in ("", ".gz")} - self.names
+        if added:  # listed before they are written, so a crash never leaves a file unlisted
+            self.names |= added
+            self.save_manifest(force=True)
+        output.write_files(self.out, first)
+        output.write_files(self.out, last)
+        removed = {output.file_name(p) + s for p in gone for s in ("", ".gz")} & self.names
+        output.remove_files(self.out, removed)
+        if removed:
+            self.names -= removed
+            self._manifest_stale = True
+            self.save_manifest()
+        self.site, self._archive_pages = site, pages
+        log.debug(
+            "published %d documents to %s, removed %d",
+            len(first) + len(last),
+            self.out,
+            len(removed) // 2,
+        )
+
+    def save_manifest(self, force: bool = False) -> None:
+        """The names on disk, rewritten at most every few seconds for removals (a crash in
+        between leaves a removed name listed, which the next write ignores)."""
+        if force or (
+            self._manifest_stale
+            and time.monotonic() - self._manifest_saved > _MANIFEST_EVERY_SECONDS
+        ):
+            output.write_manifest(self.out, self.names)
+            self._manifest_saved, self._manifest_stale = time.monotonic(), False
+
+
+def _pages_of(archive: Archive | None) -> dict[str, tuple[Page, str | None, str | None]]:
+    """Each archive page by name, with the names of its neighbours (its links)."""
+    if archive is None:
+        return {}
+    pages = archive.pages()
+    names = [None, *(p.name for p in pages), None]
+    return {page.name: (page, names[i], names[i + 2]) for i, page in enumerate(pages)}
+
+
+def _changed_archive_pages(
+    old: Archive | None,
+    old_pages: dict[str, tuple[Page, str | None, str | None]],
+    new: Archive | None,
+    new_pages: dict[str, tuple[Page, str | None, str | None]],
+    changed: frozenset[str],
+) -> list[str]:
+    """Archive pages whose entries, order or links differ, or that list a changed article."""
+    if new is None:
+        return []
+    result = []
+    for name, (page, older, newer) in new_pages.items():
+        keys: tuple[Key, ...] = tuple(new.keys[page.start : page.stop])
+        before = old_pages.get(name)
+        if (
+            old is None
+            or before is None
+            or before[1:] != (older, newer)
+            or tuple(old.keys[before[0].start : before[0].stop]) != keys
+            or any(key[2] in changed for key in keys)
+        ):
+            result.append(name)
+    return result
