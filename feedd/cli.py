@@ -14,7 +14,8 @@ from feedd import __version__
 from feedd.config import Settings, SettingsError, load_settings, setting_help
 from feedd.library import Library, article_loader, display_path, open_library
 from feedd.output import write_site
-from feedd.render import PageRenderer, Renderer
+from feedd.render import ListingRenderer, PageRenderer, Renderer, listing
+from feedd.site import Resource
 
 log = logging.getLogger("feedd")
 
@@ -123,12 +124,19 @@ def _build(settings: Settings, args: argparse.Namespace) -> int:
     for path, reason in sorted(library.rejected.items()):
         log.warning("rejected %s: %s", display_path(path), reason)
     site = Renderer(settings).site(library)
+    listings = ListingRenderer(settings, article_loader(settings))
+
+    def render_listing(path: str) -> Resource | None:
+        found = listing(site, path, settings)
+        return listings(found) if found is not None else None
+
     try:
         stats = write_site(
             site,
             args.out,
             PageRenderer(settings, article_loader(settings)),
             _progress_bar("writing"),
+            render_listing,
         )
     except OSError as error:
         log.error(

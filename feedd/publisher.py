@@ -29,7 +29,7 @@ class Update:
     """What one batch did, for the log and `/metrics`."""
 
     site: Site
-    changed: int
+    changed: frozenset[str]  # relative paths of the articles that came, changed or went
     new_rejections: tuple[tuple[str, str], ...]
     rescanned: bool
     first_event: float | None  # time.monotonic() of the oldest event in the batch
@@ -122,7 +122,7 @@ class Publisher:
                     library.save()
                 if current is not None and not changes:
                     if rescan:  # nothing to render, but /metrics counts the rescan
-                        self.on_update(Update(current, 0, (), True, None))
+                        self.on_update(Update(current, frozenset(), (), True, None))
                     continue
                 read = time.monotonic()
                 current = renderer.site(library)
@@ -137,7 +137,7 @@ class Publisher:
                 self.on_update(
                     Update(
                         current,
-                        len(changes.changed),
+                        changes.changed,
                         changes.new_rejections,
                         rescan,
                         min(seen) if seen else None,
