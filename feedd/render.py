@@ -135,7 +135,8 @@ class Renderer:
         }
         for path, (kind, parts, document) in feed_kinds.items():
             assemble = functools.partial(_assemble, parts, document)
-            bodies[path] = _fit(parts, assemble, settings.max_feed_bytes), kind
+            separator = 1 if path == urls.JSON else 0
+            bodies[path] = _fit(parts, assemble, settings.max_feed_bytes, separator), kind
         plain = [body for body, _ in bodies.values()]
         compressed = (
             self._compressor.map(site.gzip_bytes, plain)
@@ -191,20 +192,29 @@ def _assemble(
     return document(parts[:count], count)
 
 
-def _fit(parts: list[bytes], assemble: Callable[[int], bytes], limit: int) -> bytes:
+def _fit(
+    parts: list[bytes], assemble: Callable[[int], bytes], limit: int, separator: int
+) -> bytes:
     """The document with as many of `parts` as fit in `limit` bytes: fewer entries rather than
-    a document readers refuse."""
-    total = len(assemble(0))
+    a document readers refuse. `separator`: the bytes between two parts (a JSON comma)."""
+    total = len(assemble(0)) - separator  # n parts bring n - 1 separators
     count = 0
     for part in parts:
-        total += len(part) + 1  # +1: a JSON comma
+        total += len(part) + separator
         if total > limit:
             break
         count += 1
+    # The estimate can be off either way by a few bytes: the head's date is the newest
+    # entry's, and its length varies (microseconds or none).
     document = assemble(count)
     while len(document) > limit and count > 0:
         count -= 1
         document = assemble(count)
+    while count < len(parts):
+        bigger = assemble(count + 1)
+        if len(bigger) > limit:
+            break
+        count, document = count + 1, bigger
     return document
 
 
