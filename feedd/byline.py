@@ -34,6 +34,10 @@ _MONTHS = {
     )
 }
 _BY = re.compile(r"^by\s+", re.IGNORECASE)
+# What dateutil raises for text it cannot read: ValueError (its ParserError), and arithmetic
+# errors for numbers it cannot hold: OverflowError, and decimal's InvalidOperation for a
+# 29-digit number of minutes (`11:44444444444444444444444444444`).
+_UNREADABLE = (ValueError, ArithmeticError)
 # dateutil fills what a text leaves out from a default date (today, unless told): parsing with
 # two defaults that differ in every field shows whether the text named a whole date.
 _DEFAULTS = (datetime(2000, 1, 1), datetime(2001, 2, 2))
@@ -75,7 +79,7 @@ def _parse_loosely(line: str) -> Byline | None:
     elif pipe:
         try:
             _, skipped = dateparser.parse(pipe["before"], fuzzy_with_tokens=True, ignoretz=True)
-        except (ValueError, OverflowError):
+        except _UNREADABLE:
             return None
         author = skipped[0] if skipped else ""
         day = _parse_day(pipe["before"], fuzzy=True)
@@ -104,7 +108,7 @@ def _parse_day(text: str, *, fuzzy: bool = False) -> date | None:
         days = {
             dateparser.parse(text, default=d, fuzzy=fuzzy, ignoretz=True).date() for d in _DEFAULTS
         }
-    except (ValueError, OverflowError):
+    except _UNREADABLE:
         return None
     return days.pop() if len(days) == 1 else None
 

@@ -114,3 +114,18 @@ def test_rss_dates_before_the_year_1000_keep_their_year(year: int) -> None:
     document = feedparser.parse(body)
     assert not document.bozo
     assert document.entries[0].published_parsed[:3] == (year, 1, 2)
+
+
+@pytest.mark.parametrize(
+    "byline",
+    [
+        pytest.param("By Jane Roe 11:" + "4" * 29 + " | 15:05", id="pipe-time"),
+        pytest.param("Jane Roe 2 days ago 11:" + "4" * 29 + " 2021", id="ago"),
+    ],
+)
+def test_a_number_dateutil_cannot_hold_is_no_byline(byline: str) -> None:
+    """dateutil raises decimal's InvalidOperation, no ValueError, for 29 digits of minutes:
+    it escaped the parser. The line is not a byline, so it is kept as the first paragraph."""
+    article = parse("a.txt", f"Headline\n{byline}\n\nBody\n".encode(), mtime=0, tz=UTC)
+    assert article.author is None
+    assert article.paragraphs == (byline, "Body")
