@@ -25,6 +25,7 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import feedparser
@@ -176,7 +177,11 @@ def check_rendered(article: Article, settings: Settings) -> None:
     assert page.findtext(".//h1") == article.title
     assert tuple(p.text_content() for p in page.findall(".//article/p")[1:]) == article.paragraphs
     index = lxml.html.document_fromstring(rendered.resources[urls.INDEX].body)
-    assert [a.text_content() for a in index.iterfind(".//h2/a")] == [article.title]
+    [anchor] = index.iterfind(".//h2/a")
+    assert anchor.text_content() == article.title
+    # The links lead to the page, whatever the file's name: from the feeds and the index.
+    assert unquote(urlsplit(link).path) == urlsplit(settings.site_url).path + page_path[1:]
+    assert urljoin(settings.site_url, anchor.get("href")) == link
 
 
 def readable(path: str, resource: Resource) -> None:
