@@ -69,6 +69,8 @@ class Changes:
     changed: frozenset[str]
     new_rejections: tuple[tuple[str, str], ...]
     cleared: frozenset[str] = frozenset()
+    # Folders that could not be listed and now can: the watcher must set their watches up.
+    relisted: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.changed or self.new_rejections or self.cleared)
@@ -255,6 +257,9 @@ class Library:
             gone = {path for path in gone if not path.startswith(prefixes)}
         changed: set[str] = set()
         cleared = {path for path in gone if path in self.rejected}
+        relisted = frozenset(
+            path for path in cleared if self.rejected[path].startswith("cannot list folder:")
+        )
         for path in gone:
             changed.update(self._forget(path))
             self._untrack(path)
@@ -307,7 +312,7 @@ class Library:
                 if len(self._unsaved) >= _SAVE_EVERY:
                     self.save()  # a cold start need not hold every file's head at once
         new_rejections.sort()
-        return Changes(frozenset(changed), tuple(new_rejections), frozenset(cleared))
+        return Changes(frozenset(changed), tuple(new_rejections), frozenset(cleared), relisted)
 
     @contextlib.contextmanager
     def _in_bulk(self, bulk: bool) -> Iterator[None]:

@@ -33,6 +33,7 @@ class Update:
     new_rejections: tuple[tuple[str, str], ...]
     rescanned: bool
     first_event: float | None  # time.monotonic() of the oldest event in the batch
+    relisted: bool = False  # a folder that could not be listed now can (see FolderWatcher.restart)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ class Publisher:
                         changes.new_rejections,
                         rescan,
                         min(seen) if seen else None,
+                        bool(changes.relisted),
                     )
                 )
                 _log(changes, library, rescan)
@@ -193,4 +195,5 @@ def _merge(*results: Changes | None) -> Changes:
         frozenset().union(*(r.changed for r in present)),
         tuple(rejection for r in present for rejection in r.new_rejections),
         frozenset().union(*(r.cleared for r in present)),
+        frozenset().union(*(r.relisted for r in present)),
     )

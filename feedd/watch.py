@@ -6,6 +6,7 @@ reordered events cost nothing but latency, and the periodic rescan catches anyth
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -41,6 +42,7 @@ class FolderWatcher:
         self._on_rescan = on_rescan
         self._is_candidate = is_candidate
         self._stop = threading.Event()
+        self._restart = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feedd-watcher", daemon=True)
 
     def start(self) -> None:
@@ -49,6 +51,11 @@ class FolderWatcher:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
+
+    def restart(self) -> None:
+        """Set the watches up again (within `_STOP_CHECK_MS`): inotify cannot watch a folder
+        that was unreadable when the watch began, so one that became readable needs this."""
+        self._restart.set()
 
     def _run(self) -> None:
         failures = 0
@@ -64,7 +71,7 @@ class FolderWatcher:
                 failures = 0
             except Exception as error:
                 failures += 1
-                if not polling and "limit" in str(error).lower():
+                if not polling and _is_limit(error):
                     log.warning("inotify limit reached (%s); falling back to polling", error)
                     polling = True
                 else:
@@ -97,7 +104,13 @@ class FolderWatcher:
                 # watchfiles sets its watches up at the first step, not before: only now is
                 # a rescan sure to see everything written while there was no watch.
                 in_place = True
+                if not polling:
+                    _check_watches(self.root)
                 self._on_rescan()
+            if self._restart.is_set():
+                self._restart.clear()
+                log.info("setting the watches on %s up again", self.root)
+                return
             seen_at = time.monotonic()
             if _identity(self.root) != identity:
                 log.warning("%s was removed or replaced; restarting the watcher", self.root)
@@ -109,6 +122,49 @@ class FolderWatcher:
             wanted = {path for path in paths if path and self._is_candidate(path)}
             if wanted:
                 self._on_paths(wanted, seen_at)
+
+
+def _is_limit(error: Exception) -> bool:
+    """An inotify limit: too many watches (ENOSPC, "limit") or instances (EMFILE)."""
+    text = str(error).lower()
+    return (
+        "limit" in text
+        or "too many open files" in text
+        or (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EMFILE))
+    )
+
+
+def _check_watches(root: str) -> None:
+    """Raise if fewer folders are watched than can be: watchfiles, told to skip folders it may
+    not read, skips the ones past the inotify watch limit as silently. (Folders created while
+    this counts are watched a moment later, so a shortfall must last to count.)"""
+    for attempt in range(3):
+        held = _inotify_watches()
+        if held is None:
+            return  # not Linux, or no /proc: nothing to compare with
+        folders = sum(1 for _ in os.walk(root))  # the readable ones, as inotify can watch
+        if held >= folders:
+            return
+        time.sleep(0.2 * (attempt + 1))
+    raise OSError(errno.ENOSPC, f"watching {held} of {folders} folders: inotify watch limit")
+
+
+def _inotify_watches() -> int | None:
+    """How many inotify watches this process holds (from /proc/self/fdinfo)."""
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    held = 0
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:inotify":
+                continue
+            with open(f"/proc/self/fdinfo/{fd}") as info:
+                held += sum(1 for line in info if line.startswith("inotify wd:"))
+        except OSError:
+            continue
+    return held
 
 
 def _identity(path: str) -> tuple[int, int] | None:
