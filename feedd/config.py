@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -47,6 +48,15 @@ class Settings:
     host: str = _setting("127.0.0.1", "address `feedd serve` listens on")
     port: int = _setting(8080, "port `feedd serve` listens on")
     cache_max_age: int = _setting(60, "seconds readers and proxies may cache a document")
+    max_connections: int = _setting(
+        1024, "client connections open at once; past it the oldest idle one is closed"
+    )
+    keepalive_timeout: float = _setting(
+        15.0, "seconds a connection may stay idle, or take to send a request"
+    )
+    send_timeout: float = _setting(
+        60.0, "seconds a client may leave its answer untaken before the connection is reset"
+    )
     rescan_interval: float = _setting(300.0, "seconds between safety-net full rescans (0: never)")
     debounce_ms: int = _setting(
         4, "quiet milliseconds that end a batch of file events (lower: faster, busier when idle)"
@@ -178,9 +188,13 @@ def _validate(settings: Settings) -> None:
     def refuse(key: str, why: str) -> SettingsError:
         return SettingsError(f"setting {key!r} has value {getattr(settings, key)!r}: {why}")
 
-    for key in ("max_entries", "max_feed_bytes", "max_article_bytes"):
+    for key in ("max_entries", "max_feed_bytes", "max_article_bytes", "max_connections"):
         if getattr(settings, key) < 1:
             raise refuse(key, "must be at least 1")
+    for key in ("keepalive_timeout", "send_timeout"):
+        # 0 (or infinity) would mean never: one client could hold a connection for ever.
+        if not 0 < getattr(settings, key) < math.inf:
+            raise refuse(key, "must be a number of seconds above 0")
     for key in ("cache_max_age", "rescan_interval", "debounce_ms"):
         if getattr(settings, key) < 0:
             raise refuse(key, "must not be negative")

@@ -21,6 +21,7 @@ from feedd import site as kinds
 from feedd import urls
 from feedd.config import Settings
 from feedd.library import Entry
+from feedd.listener import handler_args
 from feedd.metrics import Metrics
 from feedd.pages import CONTENT_SECURITY_POLICY
 from feedd.site import Resource, Site
@@ -34,6 +35,10 @@ _SECURITY_HEADERS = {
 _HTML_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY + "; frame-ancestors 'none'"}
 # Web-based readers fetch feeds from the browser; the feeds are public anyway.
 _FEED_HEADERS = {"Access-Control-Allow-Origin": "*"}
+# Bodies larger than this are sent in slices of _SLICE_BYTES (see _send_in_slices); a typical
+# feed (about 110 KB) still goes in one write.
+_WHOLE_BYTES = 256 * 1024
+_SLICE_BYTES = 64 * 1024
 
 
 class PageCache:
@@ -86,7 +91,13 @@ PUBLISHED = web.AppKey("published", Published)
 
 
 def create_app(published: Published) -> web.Application:
-    app = web.Application(handler_args={"max_line_size": 8190, "max_field_size": 8190})
+    """The application, with the request-size and idle bounds of `listener.handler_args`
+    (sizes and `keepalive_timeout` are read once: changing them takes a restart)."""
+
+    def count(status: int) -> None:
+        published.metrics.requests[status] += 1
+
+    app = web.Application(handler_args=handler_args(published.settings, count))
     app[PUBLISHED] = published
     app.add_routes(
         [
@@ -130,7 +141,7 @@ async def metrics(request: web.Request) -> web.Response:
     return _count(published, _dynamic(text, "text/plain; version=0.0.4; charset=utf-8", 200))
 
 
-async def document(request: web.Request) -> web.Response:
+async def document(request: web.Request) -> web.StreamResponse:
     published = request.app[PUBLISHED]
     if request.method not in (hdrs.METH_GET, hdrs.METH_HEAD):
         return _count(published, _error(405, "method not allowed", {"Allow": _ALLOWED}))
@@ -144,7 +155,11 @@ async def document(request: web.Request) -> web.Response:
             resource = await published.pages.get(entry)
     if resource is None:
         return _count(published, _error(404, "not found"))
-    return _count(published, respond(request, resource, published.settings.cache_max_age))
+    response = _count(published, respond(request, resource, published.settings.cache_max_age))
+    body = response.body
+    if isinstance(body, bytes) and len(body) > _WHOLE_BYTES and request.method == hdrs.METH_GET:
+        return await _send_in_slices(request, response, body)
+    return response
 
 
 def respond(request: web.Request, resource: Resource, max_age: int) -> web.Response:
@@ -163,6 +178,28 @@ def respond(request: web.Request, resource: Resource, max_age: int) -> web.Respo
     return web.Response(
         body=resource.gzipped if gzipped else resource.body, headers=prepared[gzipped][0]
     )
+
+
+async def _send_in_slices(
+    request: web.Request, response: web.Response, body: bytes
+) -> web.StreamResponse:
+    """Send a large body a slice at a time, each once the one before has drained.
+
+    Handed over whole, a body the kernel cannot take at once is copied into the connection's
+    buffer (Python 3.11's transports copy), and a client that stops reading holds that copy
+    until `send_timeout`: a 2 MiB feed times a thousand such clients. In slices, each holds at
+    most a few slices."""
+    stream = web.StreamResponse(headers=response.headers)
+    stream.content_length = len(body)
+    await stream.prepare(request)
+    view = memoryview(body)
+    try:
+        for start in range(0, len(body), _SLICE_BYTES):
+            await stream.write(view[start : start + _SLICE_BYTES])
+        await stream.write_eof()
+    except ConnectionError:
+        pass  # the client went away, or was reset for not reading: nothing to answer
+    return stream
 
 
 _Prepared = tuple[tuple[dict[str, str], dict[str, str]], tuple[dict[str, str], dict[str, str]]]
