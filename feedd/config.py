@@ -68,6 +68,15 @@ class Settings:
         "", "where the cache lives (default $STATE_DIRECTORY, else ~/.cache/feedd)"
     )
     access_log: bool = _setting(False, "log every request (costs about a third of throughput)")
+    hubs: tuple[str, ...] = _setting(
+        (), "WebSub hub URLs the feeds name and feedd pings after each update"
+    )
+    publish: str = _setting(
+        "", "serve only: keep a static copy of the whole site in this folder, for nginx or a CDN"
+    )
+    archive_max_age: int = _setting(
+        3600, "seconds caches may keep an archive page (they change only with their articles)"
+    )
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -195,7 +204,11 @@ def _validate(settings: Settings) -> None:
         # 0 (or infinity) would mean never: one client could hold a connection for ever.
         if not 0 < getattr(settings, key) < math.inf:
             raise refuse(key, "must be a number of seconds above 0")
-    for key in ("cache_max_age", "rescan_interval", "debounce_ms"):
+    for hub in settings.hubs:
+        parts = urlsplit(hub)
+        if parts.scheme not in ("http", "https") or not parts.netloc or _CONTROL.search(hub):
+            raise refuse("hubs", f"{hub!r} is not an absolute http:// or https:// URL")
+    for key in ("cache_max_age", "archive_max_age", "rescan_interval", "debounce_ms"):
         if getattr(settings, key) < 0:
             raise refuse(key, "must not be negative")
     if not 0 <= settings.port <= 65535:

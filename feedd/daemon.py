@@ -10,22 +10,25 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
+from feedd import urls
 from feedd.candidates import Candidates
 from feedd.config import Settings, SettingsError
 from feedd.library import article_loader
+from feedd.listener import Listener
+from feedd.mirror import Mirror
 from feedd.publisher import Publisher, Update
-from feedd.render import PageRenderer
-from feedd.server import PageCache, Published, create_app
+from feedd.render import ListingRenderer, PageRenderer
+from feedd.server import ListingCache, PageCache, Published, create_app
 from feedd.systemd import Notifier
 from feedd.watch import FolderWatcher
+from feedd.websub import HubNotifier, changed_feeds
 
 log = logging.getLogger(__name__)
 
-# Idle keep-alive connections are closed after this many seconds, so they cannot pile up.
-_KEEPALIVE_SECONDS = 15
 _SHUTDOWN_SECONDS = 10
 
 
@@ -47,12 +50,22 @@ def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
 async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
     loop = asyncio.get_running_loop()
     notifier = Notifier(os.environ)
-    published = Published(settings, pages=_page_cache(settings))
+    published = Published(settings)
+    _on_demand(published, settings)
     first_site = asyncio.Event()
+    hubs = HubNotifier(settings.hubs)
+    mirror = Mirror(Path(settings.publish)) if settings.publish else None
 
     def swap(update: Update) -> None:
         """On the loop: the one place a new site goes live."""
-        published.site = update.site
+        before, published.site = published.site, update.site
+        if update.relisted and watcher is not None:
+            watcher.restart()
+        if mirror is not None:
+            mirror.publish(update.site, update.changed, published.settings)
+        if hubs.hubs:
+            topics = changed_feeds(before, update.site)
+            hubs.announce(urls.absolute(published.settings, path) for path in topics)
         metrics = published.metrics
         metrics.rescans += update.rescanned
         if update.changed or update.new_rejections:
@@ -69,21 +82,23 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         create_app(published),
         handle_signals=False,
         access_log=log if settings.access_log else None,
-        keepalive_timeout=_KEEPALIVE_SECONDS,
         shutdown_timeout=_SHUTDOWN_SECONDS,
     )
     await runner.setup()
     publisher: Publisher | None = None
     watcher: FolderWatcher | None = None
     try:
-        site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
+        site = Listener(runner, settings)  # bounded connections: see listener.py
         await site.start()  # until the first site is rendered, requests are answered 503
         host, port = runner.addresses[0][:2]
         if settings.port == 0:  # links in the feeds must name the port actually bound
             settings = dataclasses.replace(settings, port=port)
-            published.settings, published.pages = settings, _page_cache(settings)
+            _on_demand(published, settings)
         log.info("listening on http://%s:%d/ (watching %s)", host, port, settings.seeds)
 
+        hubs.start()
+        if mirror is not None:
+            mirror.start()
         publisher = Publisher(settings, lambda update: loop.call_soon_threadsafe(swap, update))
         watcher = _watcher(settings, publisher)
         watcher.start()  # before the first scan, so nothing written during it is missed
@@ -96,14 +111,17 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         stopping: set[asyncio.Future[None]] = set()  # old watchers, joined off the loop
 
         def reload() -> None:
-            nonlocal watcher
+            nonlocal watcher, hubs
             assert watcher is not None and publisher is not None
             notifier.reloading()
             try:
                 new = _reloaded(published.settings, reload_settings)
                 if new is not None:
-                    published.settings = new
-                    published.pages = _page_cache(new)
+                    _on_demand(published, new)
+                    if new.hubs != hubs.hubs:
+                        stopping.add(asyncio.ensure_future(hubs.close()))
+                        hubs = HubNotifier(new.hubs)
+                        hubs.start()
                     publisher.reload(new)
                     if os.path.realpath(new.seeds) != watcher.root:
                         old, watcher = watcher, _watcher(new, publisher)
@@ -121,16 +139,23 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         watchdog.cancel()
         await asyncio.gather(watchdog, *stopping, return_exceptions=True)
     finally:
+        await hubs.close()
         await runner.cleanup()
         if watcher is not None:
             await asyncio.to_thread(watcher.stop)
         if publisher is not None:
             await asyncio.to_thread(publisher.stop)
+        if mirror is not None:
+            await asyncio.to_thread(mirror.stop)
     return 0
 
 
-def _page_cache(settings: Settings) -> PageCache:
-    return PageCache(PageRenderer(settings, article_loader(settings)))
+def _on_demand(published: Published, settings: Settings) -> None:
+    """Settings, and the caches of documents built on demand with them (a reload empties them)."""
+    load = article_loader(settings)
+    published.settings = settings
+    published.pages = PageCache(PageRenderer(settings, load))
+    published.listings = ListingCache(ListingRenderer(settings, load), size=256)
 
 
 def _watcher(settings: Settings, publisher: Publisher) -> FolderWatcher:
@@ -152,8 +177,10 @@ def _reloaded(current: Settings, reload_settings: Callable[[], Settings]) -> Set
         return None
     if new.port == 0:  # "any free port" was resolved at startup: keep the one bound
         new = dataclasses.replace(new, port=current.port)
-    if (new.host, new.port) != (current.host, current.port):
-        log.warning("host and port changes take effect at the next restart")
-        new = dataclasses.replace(new, host=current.host, port=current.port)
+    if (new.host, new.port, new.publish) != (current.host, current.port, current.publish):
+        log.warning("host, port and publish changes take effect at the next restart")
+        new = dataclasses.replace(
+            new, host=current.host, port=current.port, publish=current.publish
+        )
     log.info("settings reloaded; rescanning %s", new.seeds)
     return new

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feedd import urls
+from feedd.render import on_demand_feeds
 from feedd.site import Resource, Site
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ def write_site(
     out: Path,
     render_page: Callable[[Entry], Resource | None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    render_listing: Callable[[str], Resource | None] | None = None,
 ) -> WriteStats:
     """Write every document and its `.gz` beside it, each by an atomic rename; remove stale
     files. Unchanged files are left alone, so their mtime (and nginx's ETag) stays.
@@ -70,7 +72,7 @@ def write_site(
     out.mkdir(parents=True, exist_ok=True)
     root = out.resolve()
     with _locked(root):
-        return _write(site, root, render_page, progress)
+        return _write(site, root, render_page, progress, render_listing)
 
 
 def _write(
@@ -78,11 +80,15 @@ def _write(
     root: Path,
     render_page: Callable[[Entry], Resource | None] | None,
     progress: Callable[[int, int], None] | None,
+    render_listing: Callable[[str], Resource | None] | None = None,
 ) -> WriteStats:
     previous = _read_manifest(root)
+    # The feeds built on demand (archive pages, sources' feeds) are written one at a time
+    # like the pages, before the main documents that link to them.
+    on_demand = on_demand_feeds(site) if render_listing is not None else []
     paths = sorted(
-        [*site.resources, *(site.pages if render_page else ())],
-        key=lambda path: (_is_listing(path), path),
+        [*site.resources, *(site.pages if render_page else ()), *on_demand],
+        key=lambda path: (path in site.resources and _is_listing(path), path),
     )
     for path in paths:
         name = file_name(path)
@@ -100,14 +106,16 @@ def _write(
         if progress is not None and (done % 1000 == 0 or done == len(paths)):
             progress(done, len(paths))
         resource = site.resources.get(path)
-        if resource is None and render_page is not None:
+        if resource is None and render_page is not None and path in site.pages:
             resource = render_page(site.pages[path])
+        elif resource is None and render_listing is not None:
+            resource = render_listing(path)
         if resource is None:  # the article went away while the site was written
             wanted -= {file_name(path), file_name(path) + ".gz"}
             continue
         target = root / file_name(path)
         files = [(target, resource.body), (target.with_name(target.name + ".gz"), resource.gzipped)]
-        if _is_listing(path):
+        if path in site.resources and _is_listing(path):
             last += files
             continue
         replaced = _replace_changed(files)

@@ -192,9 +192,7 @@ def _assemble(
     return document(parts[:count], count)
 
 
-def _fit(
-    parts: list[bytes], assemble: Callable[[int], bytes], limit: int, separator: int
-) -> bytes:
+def _fit(parts: list[bytes], assemble: Callable[[int], bytes], limit: int, separator: int) -> bytes:
     """The document with as many of `parts` as fit in `limit` bytes: fewer entries rather than
     a document readers refuse. `separator`: the bytes between two parts (a JSON comma)."""
     total = len(assemble(0)) - separator  # n parts bring n - 1 separators

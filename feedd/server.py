@@ -10,10 +10,11 @@ import asyncio
 import functools
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Generic, TypeVar
 
 from aiohttp import hdrs, web
 
@@ -24,7 +25,10 @@ from feedd.library import Entry
 from feedd.listener import handler_args
 from feedd.metrics import Metrics
 from feedd.pages import CONTENT_SECURITY_POLICY
+from feedd.render import Listing, listing
 from feedd.site import Resource, Site
+
+K = TypeVar("K", bound=Hashable)
 
 _ALLOWED = "GET, HEAD"
 _SECURITY_HEADERS = {
@@ -41,28 +45,29 @@ _WHOLE_BYTES = 256 * 1024
 _SLICE_BYTES = 64 * 1024
 
 
-class PageCache:
-    """Article pages built on demand, off the event loop, the most recently used kept.
+class OnDemand(Generic[K]):
+    """Documents built on demand (article pages, archive pages, sources' feeds), off the event
+    loop, the most recently used kept.
 
-    Built once per entry (a new version of the file is a new entry): concurrent requests for the same page
-    wait for the same build.
+    Keyed by what the document is made of (an entry, a listing of entries: a new version of a
+    file is a new key), so a key never needs invalidating; concurrent requests for the same
+    document wait for the same build.
     """
 
-    def __init__(self, render: Callable[[Entry], Resource | None], size: int = 1024) -> None:
+    def __init__(self, render: Callable[[K], Resource | None], size: int = 1024) -> None:
         self._render = render
         self._size = size
-        self._built: OrderedDict[Entry, Resource] = OrderedDict()
-        self._building: dict[Entry, asyncio.Future[Resource | None]] = {}
+        self._built: OrderedDict[K, Resource] = OrderedDict()
+        self._building: dict[K, asyncio.Future[Resource | None]] = {}
 
-    async def get(self, entry: Entry) -> Resource | None:
-        key = entry
+    async def get(self, key: K) -> Resource | None:
         resource = self._built.get(key)
         if resource is not None:
             self._built.move_to_end(key)
             return resource
         building = self._building.get(key)
         if building is None:
-            building = asyncio.get_running_loop().run_in_executor(None, self._render, entry)
+            building = asyncio.get_running_loop().run_in_executor(None, self._render, key)
             self._building[key] = building
             try:
                 resource = await building
@@ -76,6 +81,10 @@ class PageCache:
         return await asyncio.shield(building)
 
 
+PageCache = OnDemand[Entry]
+ListingCache = OnDemand[Listing]
+
+
 @dataclass
 class Published:
     """What the server answers from, swapped by the daemon: `site` is None until the first
@@ -84,6 +93,7 @@ class Published:
     settings: Settings
     site: Site | None = None
     pages: PageCache | None = None
+    listings: ListingCache | None = None
     metrics: Metrics = field(default_factory=Metrics)
 
 
@@ -148,22 +158,36 @@ async def document(request: web.Request) -> web.StreamResponse:
     site = published.site
     if site is None:
         return _count(published, _error(503, "starting, try again shortly", {"Retry-After": "1"}))
+    settings = published.settings
     resource = site.resources.get(request.path)
     if resource is None:
         entry = site.pages.get(request.path)
         if entry is not None and published.pages is not None:
             resource = await published.pages.get(entry)
+            if resource is None:  # still published, but its file cannot be read just now
+                retry = {"Retry-After": str(max(1, settings.cache_max_age))}
+                return _count(published, _error(503, "temporarily unavailable", retry))
+        elif published.listings is not None:
+            found = listing(site, request.path, settings)
+            if found is not None:
+                resource = await published.listings.get(found)
     if resource is None:
         return _count(published, _error(404, "not found"))
-    response = _count(published, respond(request, resource, published.settings.cache_max_age))
+    archived = request.path.startswith(urls.ARCHIVE)
+    max_age = settings.archive_max_age if archived else settings.cache_max_age
+    links = _links(settings, request.path) if settings.hubs and not archived else None
+    response = _count(published, respond(request, resource, max_age, links))
     body = response.body
     if isinstance(body, bytes) and len(body) > _WHOLE_BYTES and request.method == hdrs.METH_GET:
         return await _send_in_slices(request, response, body)
     return response
 
 
-def respond(request: web.Request, resource: Resource, max_age: int) -> web.Response:
-    """A 200 or a 304 for `resource`, with the gzip variant when the client accepts it."""
+def respond(
+    request: web.Request, resource: Resource, max_age: int, links: str | None = None
+) -> web.Response:
+    """A 200 or a 304 for `resource`, with the gzip variant when the client accepts it;
+    `links` is a Link header for feeds (WebSub's hub and self)."""
     gzipped = accepts_gzip(request.headers.get(hdrs.ACCEPT_ENCODING, ""))
     prepared = _prepare(
         resource.etag,
@@ -171,6 +195,7 @@ def respond(request: web.Request, resource: Resource, max_age: int) -> web.Respo
         resource.content_type,
         resource.http_last_modified,
         max_age,
+        links,
     )
     etag = resource.gzip_etag if gzipped else resource.etag
     if not_modified(request, etag, resource.last_modified):
@@ -207,7 +232,12 @@ _Prepared = tuple[tuple[dict[str, str], dict[str, str]], tuple[dict[str, str], d
 
 @functools.lru_cache(maxsize=4096)
 def _prepare(
-    etag: str, gzip_etag: str, content_type: str, last_modified: str | None, max_age: int
+    etag: str,
+    gzip_etag: str,
+    content_type: str,
+    last_modified: str | None,
+    max_age: int,
+    links: str | None,
 ) -> _Prepared:
     """The headers of each answer (identity or gzip; 200 or 304), built once per document
     version: merging dictionaries and formatting at every request cost a fifth of throughput."""
@@ -220,6 +250,8 @@ def _prepare(
             **_SECURITY_HEADERS,
             **(_HTML_HEADERS if content_type == kinds.HTML else _FEED_HEADERS),
         }
+        if links is not None and content_type in _FEED_TYPES:
+            not_modified[hdrs.LINK] = links
         full = {**not_modified, hdrs.CONTENT_TYPE: content_type}
         if last_modified is not None:
             full[hdrs.LAST_MODIFIED] = last_modified
@@ -227,6 +259,16 @@ def _prepare(
             full[hdrs.CONTENT_ENCODING] = encoding
         answers.append((full, not_modified))
     return answers[0], answers[1]
+
+
+_FEED_TYPES = frozenset({kinds.ATOM, kinds.RSS, kinds.JSON_FEED})
+
+
+@functools.lru_cache(maxsize=1024)
+def _links(settings: Settings, path: str) -> str:
+    """WebSub discovery (section 4): the hubs and the topic's own URL, in a Link header."""
+    hubs = [f'<{hub}>; rel="hub"' for hub in settings.hubs]
+    return ", ".join([*hubs, f'<{urls.absolute(settings, path)}>; rel="self"'])
 
 
 def not_modified(request: web.Request, etag: str, last_modified: datetime | None) -> bool:
