@@ -96,8 +96,11 @@ class ArticleCache:
                     " FROM files"
                 ).fetchall()
         except sqlite3.Error as error:
-            log.warning("cache %s unreadable (%s); rebuilding it", self.path, error)
-            self._discard()
+            if _corrupt(error):
+                log.warning("cache %s unreadable (%s); rebuilding it", self.path, error)
+                self._discard()
+            else:  # a full disk, a lock, a file size limit: the cache may be fine later
+                log.warning("cannot read cache %s (%s); starting without it", self.path, error)
             return {}
         return {_path(row[0]): Stored((row[1], row[2], row[3]), *row[4:]) for row in rows}
 
@@ -147,6 +150,15 @@ class ArticleCache:
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(OSError):
                 os.unlink(f"{self.path}{suffix}")
+
+
+def _corrupt(error: sqlite3.Error) -> bool:
+    """Whether the cache file itself is broken (then it is thrown away, not when the disk
+    is full or the file size limited: SQLite calls those "disk I/O error" too)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return "malformed" in str(error) or "not a database" in str(error)
 
 
 def _key(path: str) -> bytes:

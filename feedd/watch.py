@@ -122,6 +122,13 @@ class FolderWatcher:
             wanted = {path for path in paths if path and self._is_candidate(path)}
             if wanted:
                 self._on_paths(wanted, seen_at)
+            if not polling and any(
+                change == watchfiles.Change.added and os.path.isdir(path)
+                for change, path in changes
+            ):
+                # A folder that came in past the watch limit is skipped as silently as at the
+                # start: count again (a walk, but only when a folder arrives).
+                _check_watches(self.root)
 
 
 def _is_limit(error: Exception) -> bool:

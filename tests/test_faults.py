@@ -165,11 +165,6 @@ def test_folder_replaced_by_a_file_and_restored(seeds: Path, tmp_path: Path) -> 
         wait_for(lambda: titles(daemon) == {"Charlie", "Delta"}, what="the watcher restarted")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server.py: article pages are built on demand from the file, so while the folder "
-    "is away a page not built before answers 404 though its feed entry is still served",
-)
 def test_pages_of_the_last_good_site_answer_while_the_folder_is_away(
     seeds: Path, tmp_path: Path
 ) -> None:
@@ -373,12 +368,6 @@ def test_inotify_watch_limit_is_reported_and_polled(seeds: Path) -> None:
         wait_for(lambda: has(daemon, "Charlie"), _SOON, "polling")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="watch.py: the watches are counted once, when the watch is set up; a folder that "
-    "comes later, past the watch limit, is not watched and nothing says so: files added to "
-    "it wait for the periodic rescan",
-)
 def test_folder_created_past_the_watch_limit_is_still_followed(seeds: Path, tmp_path: Path) -> None:
     with serving(seeds, prefix=_with_inotify_limits(watches=1, instances=100)) as daemon:
         # The watch is in place (and its watches counted) once it has asked for its rescan.
