@@ -30,6 +30,15 @@ from feedd.websub import HubNotifier, changed_feeds
 log = logging.getLogger(__name__)
 
 _SHUTDOWN_SECONDS = 10
+# Settings the listening socket, the connection handler or the mirror took at startup.
+_FIXED_UNTIL_RESTART = (
+    "host",
+    "port",
+    "publish",
+    "max_connections",
+    "keepalive_timeout",
+    "send_timeout",
+)
 
 
 def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
@@ -177,10 +186,10 @@ def _reloaded(current: Settings, reload_settings: Callable[[], Settings]) -> Set
         return None
     if new.port == 0:  # "any free port" was resolved at startup: keep the one bound
         new = dataclasses.replace(new, port=current.port)
-    if (new.host, new.port, new.publish) != (current.host, current.port, current.publish):
-        log.warning("host, port and publish changes take effect at the next restart")
-        new = dataclasses.replace(
-            new, host=current.host, port=current.port, publish=current.publish
-        )
+    fixed = {key: getattr(current, key) for key in _FIXED_UNTIL_RESTART}
+    changed = [key for key, value in fixed.items() if getattr(new, key) != value]
+    if changed:
+        log.warning("%s: changes take effect at the next restart", ", ".join(changed))
+        new = dataclasses.replace(new, **fixed)
     log.info("settings reloaded; rescanning %s", new.seeds)
     return new
