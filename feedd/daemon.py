@@ -97,7 +97,7 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
     publisher: Publisher | None = None
     watcher: FolderWatcher | None = None
     try:
-        site = Listener(runner, settings)  # bounded connections: see listener.py
+        site = Listener(runner, settings, published.metrics)  # bounded: see listener.py
         await site.start()  # until the first site is rendered, requests are answered 503
         host, port = runner.addresses[0][:2]
         if settings.port == 0:  # links in the feeds must name the port actually bound

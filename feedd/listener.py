@@ -33,6 +33,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 from feedd.config import Settings
+from feedd.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,10 @@ class ClientErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
 class Listener(web.BaseSite):
     """aiohttp's `TCPSite`, with a cap on connections and the bounds of `_Connection`."""
 
-    def __init__(self, runner: web.BaseRunner, settings: Settings) -> None:
+    def __init__(
+        self, runner: web.BaseRunner, settings: Settings, metrics: Metrics | None = None
+    ) -> None:
+        self.metrics = metrics if metrics is not None else Metrics()  # for /metrics
         self.max_connections, backlog = fit_open_files(settings.max_connections)
         super().__init__(runner, backlog=backlog)
         self._host = settings.host
@@ -142,6 +146,8 @@ class Listener(web.BaseSite):
             idle = next((c for c in self.open if c.idle()), None)
             if idle is None:
                 self.refused += 1
+                self.metrics.requests[503] += 1
+                self.metrics.closed["refused"] += 1
                 if self.refused == 1 or self.refused % 1000 == 0:
                     log.warning(
                         "%d connections at once, none of them idle (max_connections): "
@@ -151,6 +157,7 @@ class Listener(web.BaseSite):
                     )
                 return _Refused()
             self.evicted += 1
+            self.metrics.closed["evicted"] += 1
             idle.close()
         connection = _Connection(server(), self)
         # Counted from now: asyncio accepts a burst of sockets before any of them is connected.
@@ -217,6 +224,7 @@ class _Connection(asyncio.Protocol):
             if self._head > MAX_HEAD_BYTES and self._transport is not None:
                 log.debug("431 for a request head of more than %d bytes", MAX_HEAD_BYTES)
                 self._transport.write(_HEAD_TOO_LARGE)
+                self._listener.metrics.requests[431] += 1
                 self.close()
 
     def eof_received(self) -> bool | None:
@@ -248,6 +256,7 @@ class _Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         self._listener.reset += 1
+        self._listener.metrics.closed["reset"] += 1
         log.debug(
             "reset a connection whose answer stayed untaken for %g s", self._listener.send_timeout
         )

@@ -15,6 +15,7 @@ class Metrics:
     updates: int = 0
     rescans: int = 0
     requests: Counter[int] = field(default_factory=Counter)
+    closed: Counter[str] = field(default_factory=Counter)  # connections feedd closed, by why
     _latency_counts: list[int] = field(default_factory=lambda: [0] * (len(_BUCKETS) + 1))
     _latency_sum: float = 0.0
 
@@ -53,5 +54,14 @@ class Metrics:
         lines += [
             f'feedd_http_requests_total{{status="{status}"}} {count}'
             for status, count in sorted(self.requests.items())
+        ]
+        lines += [
+            "# HELP feedd_connections_closed_total Connections feedd closed: refused past"
+            " max_connections, evicted when idle to make room, reset for an untaken answer.",
+            "# TYPE feedd_connections_closed_total counter",
+        ]
+        lines += [
+            f'feedd_connections_closed_total{{reason="{reason}"}} {self.closed[reason]}'
+            for reason in ("refused", "evicted", "reset")
         ]
         return "\n".join(lines) + "\n"

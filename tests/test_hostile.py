@@ -398,6 +398,11 @@ def test_with_every_connection_busy_a_newcomer_gets_503_until_one_frees(capped: 
         wait_for(lambda: all(map(dropped, busy)), timeout=60, what="the stalled ones reset")
         assert [status for status, _ in exchange(capped, CLOSING)[0]] == [200]
         assert capped.logged("none of them idle .max_connections.: answered 503")
+        metrics = capped.get("/metrics").body.decode()
+        assert 'feedd_connections_closed_total{reason="refused"} ' in metrics
+        assert 'feedd_connections_closed_total{reason="refused"} 0' not in metrics
+        assert 'feedd_connections_closed_total{reason="reset"} 0' not in metrics
+        assert 'feedd_http_requests_total{status="503"}' in metrics
     finally:
         for sock in busy:
             sock.close()
