@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -203,9 +204,11 @@ def _atom_time(text: str | None) -> datetime:
 
 
 def main() -> None:
-    argv = sys.argv
+    # libFuzzer runs argv[0] through the shell for -merge=1, -fork and -jobs: name the
+    # interpreter too, so they work without a shebang or an executable bit.
+    argv = [f"{shlex.quote(sys.executable)} {shlex.quote(sys.argv[0])}", *sys.argv[1:]]
     if not any(arg.startswith("-dict=") for arg in argv):
-        argv = [*argv, f"-dict={DICTIONARY}"]
+        argv.append(f"-dict={DICTIONARY}")
     atheris.Setup(argv, lambda data: check(data) and None)
     atheris.Fuzz()
 
