@@ -13,7 +13,7 @@ from feedd.byline import Byline, parse_byline
 from feedd.text import binary_reason, decode
 
 # Bump when a change here would parse the same bytes differently: it invalidates caches.
-PARSER_VERSION = 2
+PARSER_VERSION = 3  # 3: header dates in any of the shapes the header admits
 
 # Entry ids are minted from the path alone: they survive edits of the text and moves of the
 # site (base_url), so readers never see an article twice.
@@ -26,6 +26,7 @@ _HEADER = re.compile(
 
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YEAR_FIRST = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 
 # The modification times `datetime` can hold in any zone (a day in from either end of its range).
 # tmpfs, btrfs and xfs keep times far outside it: `touch -d @253402300800` is year 10000.
@@ -90,13 +91,7 @@ def parse(path: str, raw: bytes, *, mtime: float, tz: tzinfo) -> Article:
         cursor.take()
         source = " ".join((header["source"] or "").split()) or None
         try:
-            text = header["date"]
-            # The common YYYY-MM-DD needs no dateutil; other shapes are left to it.
-            day = (
-                date.fromisoformat(text)
-                if _ISO_DAY.fullmatch(text)
-                else dateparser.isoparse(text).date()
-            )
+            day = _header_day(header["date"])
         except (ValueError, OverflowError):
             warnings += (f"impossible date {header['date']!r} in the header; dated by the file",)
     else:
@@ -134,6 +129,18 @@ def parse(path: str, raw: bytes, *, mtime: float, tz: tzinfo) -> Article:
         paragraphs=_paragraphs(cursor.rest()),
         warnings=warnings,
     )
+
+
+def _header_day(text: str) -> date:
+    """The header's date: YYYY-MM-DD without dateutil (nearly every file), other year-first
+    shapes (`2021/1/2`, `2021.01.02`) read the same way, and day-first ones (`02/01/2021`, as
+    the sources this format comes from write them) by dateutil. Raises ValueError."""
+    if _ISO_DAY.fullmatch(text):
+        return date.fromisoformat(text)
+    year_first = _YEAR_FIRST.fullmatch(text)
+    if year_first:
+        return date(*map(int, year_first.groups()))
+    return dateparser.parse(text, dayfirst=True, default=datetime(1, 1, 1)).date()
 
 
 def _in_utc_range(when: datetime) -> bool:

@@ -121,7 +121,7 @@ class ArticleCache:
                     "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (_row(path, signature, result) for path, (signature, result) in rows.items()),
                 )
-        except (sqlite3.Error, OSError, ValueError) as error:
+        except (sqlite3.Error, OSError, ValueError, OverflowError) as error:
             log.warning("cannot write cache %s: %s", self.path, error)
 
     @contextlib.contextmanager
@@ -170,12 +170,19 @@ def _path(key: bytes) -> str:
     return key.decode("utf-8", "surrogateescape")
 
 
+def _sqlite_int(n: int) -> int | str:
+    """SQLite integers are 64-bit; `st_mtime_ns` past 2262 is not (ext4 keeps times to 2446).
+    Stored as text it reads back as a REAL, never equal to the `stat`: the file is re-read."""
+    return n if -(2**63) <= n < 2**63 else str(n)
+
+
 def _row(path: str, signature: Signature, result: Head | str) -> tuple[object, ...]:
+    stored = tuple(map(_sqlite_int, signature))
     if isinstance(result, str):
-        return (_key(path), *signature, None, None, None, None, result)
+        return (_key(path), *stored, None, None, None, None, result)
     return (
         _key(path),
-        *signature,
+        *stored,
         result.published.timestamp(),
         result.updated.timestamp(),
         result.source,

@@ -677,3 +677,26 @@ def test_well_formed_articles_are_recovered(generated: tuple[bytes, dict[str, ob
     article = parse("a.txt", raw, mtime=MTIME, tz=KARACHI)
     assert {name: getattr(article, name) for name in fields} == fields
     assert article.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("written", "day"),
+    [
+        ("2021-01-02", date(2021, 1, 2)),
+        ("2021/1/2", date(2021, 1, 2)),
+        ("2021.01.02", date(2021, 1, 2)),
+        ("02/01/2021", date(2021, 1, 2)),  # day first, as the sources of this format write it
+        ("2-1-2021", date(2021, 1, 2)),
+    ],
+)
+def test_every_date_shape_the_header_admits_is_read(written: str, day: date) -> None:
+    article = parse("a.txt", lines(f"date {written} Wire", TITLE, "Body."), mtime=MTIME, tz=UTC)
+    assert article.published.date() == day and article.source == "Wire"
+    assert article.warnings == ()
+
+
+@pytest.mark.parametrize("written", ["2021-13-01", "2021/02/30", "31/02/2021", "99/99/9999"])
+def test_an_impossible_header_date_is_dated_by_the_file(written: str) -> None:
+    article = parse("a.txt", lines(f"date {written} Wire", TITLE, "Body."), mtime=MTIME, tz=UTC)
+    assert article.published == datetime.fromtimestamp(MTIME, UTC)
+    assert article.warnings == (f"impossible date {written!r} in the header; dated by the file",)

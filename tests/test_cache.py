@@ -184,3 +184,24 @@ def test_many_files_are_read_in_worker_processes_with_the_same_outcome(tmp_path:
         )
         assert parallel[path] == expected
     assert sum(isinstance(result, str) for result in parallel.values()) == 300
+
+
+def test_a_modification_time_past_2262_is_cached_without_breaking_the_cache(
+    seeds: Path, tmp_path: Path
+) -> None:
+    """st_mtime_ns past 2262 does not fit SQLite's 64-bit integers (found by fuzzing): it is
+    stored as a number SQLite can hold, and every other file is still cached."""
+    late = seeds / "late.txt"
+    late.write_text(article("Late"))
+    os.utime(late, ns=(10**19, 10**19))  # 2286; ext4 keeps times to 2446
+    if late.stat().st_mtime_ns != 10**19:
+        pytest.skip("this file system cannot hold the time")
+    cache_file = tmp_path / "cache.sqlite3"
+    first = library(seeds, cache_file)
+    first.scan()
+    first.save()
+    rows = ArticleCache(cache_file, first.settings).load()
+    assert {"a.txt", "sub/b.txt", "late.txt"} <= set(rows)
+    second = library(seeds, cache_file)
+    second.scan()
+    assert second.entries == first.entries
