@@ -173,11 +173,13 @@ class Library:
             self._last_updated = max(entry.updated for entry in self.entries.values())
         return self._last_updated
 
-    def archived(self) -> tuple[Key, ...]:
-        """The keys of the articles older than the newest `max_entries`, oldest first: what
-        the archive pages list (a copy; the site keeps it while the library moves on)."""
-        count = self.settings.max_entries
-        return tuple(self._order[:-count]) if count > 0 else tuple(self._order)
+    def archived(self, before: Key | None) -> tuple[Key, ...]:
+        """The keys of the articles older than `before` (the oldest one the main feeds carry;
+        None: every article), oldest first: what the archive pages list (a copy; the site
+        keeps it while the library moves on)."""
+        if before is None:
+            return tuple(self._order)
+        return tuple(self._order[: bisect_left(self._order, before)])
 
     def newest_of(self, source: str) -> tuple[Entry, ...]:
         """The entries of the `max_entries` newest articles from `source`, newest first."""

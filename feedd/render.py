@@ -52,7 +52,9 @@ class Renderer:
         self.settings = settings
         self._compressor = compressor
         self._fragments: dict[str, _Fragments] = {}
-        self._last: tuple[object, dict[str, Resource]] | None = None
+        self._last: tuple[object, dict[str, Resource], int] | None = None
+        self.carried = 0  # how many of the newest articles every main feed carried (last render)
+        self._older: str | None = None  # the archive page the main feeds last linked
         self._sources: immutables.Map[str, SourceFeed] = immutables.Map()
         self.served: dict[str, Resource] = served if served is not None else {}
 
@@ -60,12 +62,26 @@ class Renderer:
         """The site for the library as it is now; article pages, archive pages and the
         sources' feeds to be built on demand."""
         newest = library.newest()
-        archive = Archive(library.archived(), self.settings.max_entries)
-        older = archive.newest()
         self._update_sources(library)
         names = sorted(feed.name for feed in self._sources.values())
+        # The archive starts below the oldest article every main feed carried (a feed cut to
+        # max_feed_bytes carries fewer than max_entries), and the feeds link its newest page:
+        # each depends on the other, so settle them, starting from last time's page.
+        older = self._older
+        for _ in range(3):
+            resources = self.documents(newest, older, names)
+            carried = newest[: self.carried]
+            archive = Archive(
+                library.archived(_key(carried[-1]) if carried else None),
+                self.settings.max_entries,
+            )
+            page = archive.newest()
+            if (page.name if page else None) == older:
+                break
+            older = page.name if page else None
+        self._older = older
         return Site.create(
-            self.documents(newest, older.name if older else None, names),
+            resources,
             articles=len(library.entries),
             rejected=len(library.rejected),
             updated=library.last_updated(),
@@ -97,6 +113,7 @@ class Renderer:
         that have feeds."""
         key = (tuple(newest), older, tuple(sources))
         if self._last is not None and self._last[0] == key:
+            self.carried = self._last[2]
             return self._last[1]
         fragments = [self._fragments_of(article) for article in newest]
         self._fragments = {f.article.path: f for f in fragments}
@@ -133,10 +150,14 @@ class Renderer:
             ),
             urls.OPML: (opml.opml_document(sources, updated, settings), site.OPML),
         }
+        counts = []
         for path, (kind, parts, document) in feed_kinds.items():
             assemble = functools.partial(_assemble, parts, document)
             separator = 1 if path == urls.JSON else 0
-            bodies[path] = _fit(parts, assemble, settings.max_feed_bytes, separator), kind
+            body, count = _fit(parts, assemble, settings.max_feed_bytes, separator)
+            bodies[path] = body, kind
+            counts.append(count)
+        self.carried = min(counts)
         plain = [body for body, _ in bodies.values()]
         compressed = (
             self._compressor.map(site.gzip_bytes, plain)
@@ -148,7 +169,7 @@ class Renderer:
             for (path, (body, kind)), gzipped in zip(bodies.items(), compressed, strict=True)
         }
         documents = {path: self._advanced(path, resource) for path, resource in documents.items()}
-        self._last = key, documents
+        self._last = key, documents, self.carried
         return documents
 
     def _advanced(self, path: str, resource: Resource) -> Resource:
@@ -213,7 +234,12 @@ def _fit(parts: list[bytes], assemble: Callable[[int], bytes], limit: int, separ
         if len(bigger) > limit:
             break
         count, document = count + 1, bigger
-    return document
+    return document, count
+
+
+def _key(article: Article) -> tuple[datetime, datetime, str]:
+    """The article's place in the library's order (`Entry.key`)."""
+    return article.published, article.updated, article.path
 
 
 def article_resource(article: Article, settings: Settings) -> Resource:
@@ -351,7 +377,6 @@ def render_site(
         a.path: Entry(a.path, urls.article_path(a.path), a.published, a.updated, a.source)
         for a in ordered
     }
-    archive = Archive(tuple(entries[a.path].key for a in reversed(ordered[count:])), count)
     by_source: dict[str, list[Entry]] = {}
     for article in ordered:
         if article.source is not None:
@@ -360,12 +385,16 @@ def render_site(
         urls.source_slug(name): SourceFeed(name, tuple(listed[:count]))
         for name, listed in by_source.items()
     }
-    older = archive.newest()
-    resources = dict(
-        Renderer(settings).documents(
-            ordered[:count], older.name if older else None, sorted(by_source)
-        )
-    )
+    renderer = Renderer(settings)
+    older: str | None = None
+    for _ in range(3):  # as in Renderer.site: the archive starts below what the feeds carried
+        resources = dict(renderer.documents(ordered[:count], older, sorted(by_source)))
+        archived = ordered[renderer.carried :]
+        archive = Archive(tuple(_key(a) for a in reversed(archived)), count)
+        page = archive.newest()
+        if (page.name if page else None) == older:
+            break
+        older = page.name if page else None
     for article in ordered:
         path = urls.article_path(article.path)
         if path in resources:

@@ -3,6 +3,7 @@ them: starting from the main feeds and following links."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
@@ -129,3 +130,20 @@ def test_each_source_has_feeds_and_the_opml_lists_them_all() -> None:
             if suffix == ".atom":  # a feed of its own, not a copy of the main one
                 main = feedparser.parse(site.resources[urls.ATOM].body)
                 assert parsed.feed.id != main.feed.id
+
+
+def test_feeds_cut_to_max_feed_bytes_hand_the_rest_to_the_archive() -> None:
+    """A main feed cut short by max_feed_bytes carries fewer than max_entries: the archive
+    starts below what every feed carried, so nothing falls between them."""
+    start = datetime(2021, 1, 1, tzinfo=UTC)
+    articles = [
+        dataclasses.replace(article(n, start + timedelta(hours=n)), paragraphs=("x" * 900,))
+        for n in range(12)
+    ]
+    settings = Settings(base_url=SETTINGS.base_url, max_entries=5, max_feed_bytes=8000)
+    site = render_site({a.path: a for a in articles}, 0, settings)
+    carried = feedparser.parse(site.resources[urls.ATOM].body).entries
+    assert 0 < len(carried) < 5, "the feed was not cut: the test needs bigger articles"
+    for main in (urls.ATOM, urls.RSS, urls.JSON):
+        ids, _ = walk(site, main)
+        assert set(ids) == {a.id for a in articles}, main
