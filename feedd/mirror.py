@@ -28,6 +28,7 @@ from feedd.site import Resource, Site
 log = logging.getLogger(__name__)
 
 _MANIFEST_EVERY_SECONDS = 2.0
+_RETRY_SECONDS = (1.0, 5.0, 30.0, 120.0, 300.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class Mirror:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="feedd-mirror", daemon=True)
         self._written: _Written | None = None
+        self._busy = False
         self.updates = 0
 
     def start(self) -> None:
@@ -57,32 +59,59 @@ class Mirror:
         with self._lock:
             self._changed.update(changed)
             self._pending = _Pending(site, frozenset(self._changed), settings)
-            self._lock.notify()
+            self._lock.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Whether everything published so far is in the folder (or failed) within `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._pending is not None or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+        return True
 
     def stop(self, timeout: float = 30.0) -> None:
         with self._lock:
             self._stopping = True
-            self._lock.notify()
+            self._lock.notify_all()
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        failures = 0
+        retry_at = 0.0
         while True:
             with self._lock:
-                while self._pending is None and not self._stopping:
-                    self._lock.wait()
+                # After a failure, wait a while: a disk that is full or a folder that cannot be
+                # written is not cured by the next update, and each retry writes everything.
+                while not self._stopping and (self._pending is None or time.monotonic() < retry_at):
+                    self._lock.wait(max(0.0, retry_at - time.monotonic()) or None)
                 pending, self._pending = self._pending, None
                 self._changed = set()
                 stopping = self._stopping
+                self._busy = pending is not None
             if pending is not None:
                 try:
                     self._write(pending)
                     self.updates += 1
+                    failures = 0
                 except Exception as error:
-                    # The copy keeps its last whole state; the next update writes it all.
+                    # The copy keeps its last whole state (every file old or new, whole); the
+                    # retry writes it all, with what changed meanwhile.
+                    delay = _RETRY_SECONDS[min(failures, len(_RETRY_SECONDS) - 1)]
+                    failures += 1
                     log.error(
-                        "cannot publish to %s: %s; retrying with the next update", self.out, error
+                        "cannot publish to %s: %s; retrying in %.0f s", self.out, error, delay
                     )
                     self._written = None
+                    retry_at = time.monotonic() + delay
+                    with self._lock:
+                        if self._pending is None:  # nothing newer: retry this one
+                            self._pending = pending
+            with self._lock:
+                self._busy = False
+                self._lock.notify_all()
             if stopping:
                 if self._written is not None:
                     self._written.save_manifest(force=True)

@@ -138,7 +138,7 @@ class Publisher:
                 self.on_update(
                     Update(
                         current,
-                        changes.changed,
+                        changes.changed | library.take_unreported(),
                         changes.new_rejections,
                         rescan,
                         min(seen) if seen else None,

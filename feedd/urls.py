@@ -28,12 +28,14 @@ def article_path(relative: str) -> str:
     """The stable URL path (decoded) of the page of the article file at `relative`.
 
     `a/b.txt` becomes `/articles/a/b.html`; other suffixes are kept (`x.md` -> `x.md.html`), so
-    two files share a page only when `include` admits both `x` and `x.txt`. A folder named like
+    two files share a page only when `include` admits both `x` and `x.txt`. A name too long
+    for its page's `.html.gz` to be a file name keeps its start and a hash of the whole. A folder named like
     a page (`b.html/`, `b.html.gz/`) gets a `~`, so that `feedd build` can write it beside the
     page of `b.txt`; folder names that already end in `~` get one more, so no two folders meet.
     """
     folders, _, name = relative.rpartition("/")
     stem = name[: -len(".txt")] if name.endswith(".txt") else name
+    stem = _fitting(stem)
     if folders and (".html" in folders.lower() or "~" in folders):  # rare: look closer
         escaped = [f + "~" if _PAGE_LIKE.search(f) else f for f in folders.split("/")]
         folders = "/".join(escaped)
@@ -60,10 +62,23 @@ def source_slug(source: str) -> str:
     itself when it is made of letters, digits, dots and dashes, else a readable form of it
     with a short hash of the whole (`Meridian Wire` becomes `Meridian-Wire-0c2d86f1`)."""
     readable = _UNSAFE.sub("-", source).strip(".-")
-    if readable == source and source:
+    if readable == source and source and len(source) <= _SLUG_CHARS and not _HASHED.search(source):
         return source
     digest = hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
-    return f"{readable[:60] or 'source'}-{digest}"
+    return f"{readable[:_SLUG_CHARS] or 'source'}-{digest}"
 
 
 _UNSAFE = re.compile(r"[^\w.-]+")
+_HASHED = re.compile(r"-[0-9a-f]{8}$")  # what a hashed slug ends with: no name may look like one
+_SLUG_CHARS = 60
+# A page's file name (`<stem>.html.gz`) must fit in the 255 bytes file systems allow.
+_STEM_BYTES = 255 - len(".html.gz")
+
+
+def _fitting(stem: str) -> str:
+    encoded = stem.encode("utf-8", "surrogatepass")
+    if len(encoded) <= _STEM_BYTES:
+        return stem
+    digest = hashlib.blake2b(encoded, digest_size=4).hexdigest()
+    cut = encoded[: _STEM_BYTES - 64].decode("utf-8", "ignore")  # not in a character's middle
+    return f"{cut}-{digest}"

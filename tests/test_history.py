@@ -147,3 +147,13 @@ def test_feeds_cut_to_max_feed_bytes_hand_the_rest_to_the_archive() -> None:
     for main in (urls.ATOM, urls.RSS, urls.JSON):
         ids, _ = walk(site, main)
         assert set(ids) == {a.id for a in articles}, main
+
+
+def test_source_slugs_are_unique_safe_file_names() -> None:
+    names = ["TASS", "Meridian Wire", "Meridian-Wire-863b98a7", "x" * 300, ".hidden", "a/b", ""]
+    slugs = [urls.source_slug(name) for name in names]
+    assert len(set(slugs)) == len(slugs)
+    for slug in slugs:
+        assert slug and "/" not in slug and not slug.startswith(".")
+        assert len(f"{slug}.atom.gz".encode()) <= 255
+    assert urls.source_slug("TASS") == "TASS"

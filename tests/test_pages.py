@@ -6,12 +6,13 @@ import base64
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
 import pytest
 
-from feedd import pages, urls
+from feedd import output, pages, urls
 from feedd.article import Article, entry_id
 from feedd.config import Settings
 from feedd.render import render_site
@@ -272,3 +273,17 @@ def test_names_and_dates_are_isolated_from_a_right_to_left_line() -> None:
 )
 def test_links_are_relative(page: str, target: str, expected: str) -> None:
     assert pages.href(page, target) == expected
+
+
+def test_a_name_too_long_for_its_page_file_gets_a_shorter_page_name(tmp_path: Path) -> None:
+    """A 252-byte `.txt` name is legal, but `<name>.html.gz` would not be (found in review):
+    the page keeps the name's start and a hash of the whole, and `feedd build` can write it."""
+    long_names = ["a" * 251 + ".txt", "b" * 251 + ".txt", "ä" * 125 + ".txt"]
+    for name in long_names:
+        page = urls.article_path(name)
+        assert len(page.rsplit("/", 1)[1].encode()) + len(".gz") <= 255
+    assert len({urls.article_path(name) for name in long_names}) == 3
+    site = render([article(name, f"T{i}") for i, name in enumerate(long_names)])
+    output.write_site(site, tmp_path / "out")
+    for name in long_names:
+        assert (tmp_path / "out" / output.file_name(urls.article_path(name))).exists()
