@@ -23,6 +23,7 @@ from feedd.mirror import Mirror
 from feedd.publisher import Publisher, Update
 from feedd.render import ListingRenderer, PageRenderer
 from feedd.server import ListingCache, PageCache, Published, create_app
+from feedd.site import Site
 from feedd.systemd import Notifier
 from feedd.watch import FolderWatcher
 from feedd.websub import HubNotifier, changed_feeds
@@ -63,18 +64,33 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
     _on_demand(published, settings)
     first_site = asyncio.Event()
     hubs = HubNotifier(settings.hubs)
-    mirror = Mirror(Path(settings.publish)) if settings.publish else None
+    announced: Site | None = None
+
+    def announce(site: Site) -> None:
+        """On the loop: ping the hubs for the feeds that changed since the last ping."""
+        nonlocal announced
+        if hubs.hubs:
+            topics = changed_feeds(announced, site)
+            hubs.announce(urls.absolute(published.settings, path) for path in topics)
+        announced = site
+
+    # With a static copy, hubs are pinged once it holds the new feeds: subscribers fetch
+    # them from there (nginx, a CDN), and would get the old ones if pinged sooner.
+    mirror = (
+        Mirror(Path(settings.publish), on_written=lambda s: loop.call_soon_threadsafe(announce, s))
+        if settings.publish
+        else None
+    )
 
     def swap(update: Update) -> None:
         """On the loop: the one place a new site goes live."""
-        before, published.site = published.site, update.site
+        published.site = update.site
         if update.relisted and watcher is not None:
             watcher.restart()
         if mirror is not None:
             mirror.publish(update.site, update.changed, published.settings)
-        if hubs.hubs:
-            topics = changed_feeds(before, update.site)
-            hubs.announce(urls.absolute(published.settings, path) for path in topics)
+        else:
+            announce(update.site)
         metrics = published.metrics
         metrics.rescans += update.rescanned
         if update.changed or update.new_rejections:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +41,10 @@ class _Pending:
 class Mirror:
     """Call `publish` with each new site (from any thread); `stop` writes what is pending."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, on_written: Callable[[Site], None] | None = None) -> None:
+        """`on_written(site)` is called (from the mirror's thread) once `site` is in the folder."""
         self.out = out
+        self._on_written = on_written
         self._lock = threading.Condition()
         self._pending: _Pending | None = None
         self._changed: set[str] = set()
@@ -96,6 +98,8 @@ class Mirror:
                     self._write(pending)
                     self.updates += 1
                     failures = 0
+                    if self._on_written is not None:
+                        self._on_written(pending.site)
                 except Exception as error:
                     # The copy keeps its last whole state (every file old or new, whole); the
                     # retry writes it all, with what changed meanwhile.

@@ -107,6 +107,7 @@ class HubNotifier:
             self._wake[hub].set()
 
     async def _ping(self, hub: str, topic: str) -> bool:
+        """Whether the ping is done with: taken, or refused for good."""
         assert self._session is not None
         form: Mapping[str, str] = {"hub.mode": "publish", "hub.url": topic}
         try:
@@ -114,6 +115,17 @@ class HubNotifier:
                 if 200 <= response.status < 300:
                     self.sent += 1
                     log.debug("hub %s accepted %s", hub, topic)
+                    return True
+                if 400 <= response.status < 500 and response.status not in (408, 429):
+                    # The hub refuses this feed (unknown to it, not allowed): asking again
+                    # will not change its mind, and would hold up the feeds it does take.
+                    self.failed += 1
+                    log.warning(
+                        "hub %s refused the update of %s (HTTP %d); not retrying it",
+                        hub,
+                        topic,
+                        response.status,
+                    )
                     return True
                 reason = f"HTTP {response.status}"
         except (TimeoutError, aiohttp.ClientError, OSError) as error:

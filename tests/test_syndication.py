@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -25,6 +25,7 @@ class RecordingHub(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         self.pings: list[dict[str, list[str]]] = []
+        self.on_ping: Callable[[dict[str, list[str]]], None] | None = None
         super().__init__(("127.0.0.1", 0), _HubHandler)
 
     @property
@@ -40,7 +41,10 @@ class _HubHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
-        self.server.pings.append(parse_qs(self.rfile.read(length).decode()))
+        ping = parse_qs(self.rfile.read(length).decode())
+        if self.server.on_ping is not None:
+            self.server.on_ping(ping)
+        self.server.pings.append(ping)
         self.send_response(204)
         self.end_headers()
 
@@ -167,3 +171,20 @@ def test_hubs_are_advertised_and_pinged_once_per_burst(seeds: Path, hub: Recordi
         assert all(ping["hub.mode"] == ["publish"] for ping in hub.pings)
         # Coalesced: far fewer pings than updates (each topic once or twice, not 20 times).
         assert len(hub.pings) <= 2 * len(main | tass)
+
+
+def test_with_a_static_copy_hubs_are_pinged_once_it_holds_the_new_feed(
+    seeds: Path, hub: RecordingHub, tmp_path: Path
+) -> None:
+    """Subscribers fetch from the copy (nginx, a CDN): a ping sent before the copy has the
+    new feed would send them to the old one."""
+    public = tmp_path / "public"
+    seen: list[bytes] = []
+    hub.on_ping = lambda ping: seen.append((public / "feed.atom").read_bytes())
+    args = ("--max-entries", "4", "--publish", str(public), "--hubs", hub.url)
+    with running_daemon(seeds, *args):
+        wait_for(lambda: len(hub.topics()) == 9, what="the startup pings")
+        seen.clear()
+        (seeds / "2021-01" / "new.txt").write_text(article("Brand new", day="2021-01-30"))
+        wait_for(lambda: seen, what="a ping for the new article")
+        assert b"Brand new" in seen[0]

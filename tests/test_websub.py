@@ -20,6 +20,7 @@ class Hub:
     """A hub that records each publish ping; it refuses the first `failures` with a 503."""
 
     failures: int = 0
+    status: int = 503  # of the refusals
     pings: list[dict[str, str]] = field(default_factory=list)
     refused: int = 0
     user_agents: set[str] = field(default_factory=set)
@@ -29,7 +30,7 @@ class Hub:
         self.user_agents.add(request.headers.get("User-Agent", ""))
         if self.refused < self.failures:
             self.refused += 1
-            return web.Response(status=503)
+            return web.Response(status=self.status)
         self.pings.append({key: str(value) for key, value in form.items()})
         return web.Response(status=204)
 
@@ -131,3 +132,19 @@ def test_only_feeds_whose_content_changed_are_announced() -> None:
     assert changed_feeds(first, site(b"<feed/>", b"<html>!", ("e1",))) == set()
     assert changed_feeds(first, site(b"<feed>!</feed>", b"<html>", ("e1",))) == {"/feed.atom"}
     assert changed_feeds(first, site(b"<feed/>", b"<html>", ("e2", "e1"))) == tass
+
+
+async def test_a_feed_the_hub_refuses_for_good_is_not_retried() -> None:
+    hub = Hub(failures=1, status=400)
+    server = await start_hub(hub)
+    notifier = HubNotifier([str(server.make_url("/hub"))], coalesce=0.01, backoff=(60.0,))
+    notifier.start()
+    try:
+        notifier.announce(["http://feeds.test/unknown.atom"])
+        await until(lambda: hub.refused == 1)
+        notifier.announce(["http://feeds.test/feed.atom"])  # not held up by a 60 s backoff
+        await until(lambda: hub.topics() == ["http://feeds.test/feed.atom"])
+        assert notifier.failed == 1
+    finally:
+        await notifier.close()
+        await server.close()
