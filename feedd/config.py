@@ -75,7 +75,7 @@ class Settings:
         "", "serve only: keep a static copy of the whole site in this folder, for nginx or a CDN"
     )
     archive_max_age: int = _setting(
-        3600, "seconds caches may keep an archive page (they change only with their articles)"
+        3600, "seconds caches may keep an archive page of a month before the newest archived one"
     )
 
     def __post_init__(self) -> None:

@@ -174,7 +174,8 @@ async def document(request: web.Request) -> web.StreamResponse:
     if resource is None:
         return _count(published, _error(404, "not found"))
     archived = request.path.startswith(urls.ARCHIVE)
-    max_age = settings.archive_max_age if archived else settings.cache_max_age
+    settled = archived and _settled_month(site, request.path)
+    max_age = settings.archive_max_age if settled else settings.cache_max_age
     links = _links(settings, request.path) if settings.hubs and not archived else None
     response = _count(published, respond(request, resource, max_age, links))
     body = response.body
@@ -262,6 +263,14 @@ def _prepare(
 
 
 _FEED_TYPES = frozenset({kinds.ATOM, kinds.RSS, kinds.JSON_FEED})
+
+
+def _settled_month(site: Site, path: str) -> bool:
+    """Whether the archive page at `path` is of a month before the newest archived one: only
+    those change no more as the main feeds hand articles over (`2021-01-2.atom`: 2021-01)."""
+    newest = site.archive.newest() if site.archive is not None else None
+    month = path[len(urls.ARCHIVE) :][:7]
+    return newest is not None and month < newest.name[:7]
 
 
 @functools.lru_cache(maxsize=1024)

@@ -252,7 +252,7 @@ def collect(server: Nginx, start: str) -> list[str]:
         status, headers, body = server.get(path)
         assert status == 200, path
         if path.startswith("/archive/"):
-            assert headers["cache-control"] == "public, max-age=3600"
+            assert headers["cache-control"] == "public, max-age=60"
         if path.endswith(".json"):
             document = json.loads(body)
             ids += [item["id"] for item in document["items"]]
