@@ -13,8 +13,9 @@ from typing import Any
 from feedd import __version__
 from feedd.config import Settings, SettingsError, load_settings, setting_help
 from feedd.library import Library, article_loader, display_path, open_library
+from feedd.listings import ListingRenderer, listing
 from feedd.output import write_site
-from feedd.render import ListingRenderer, PageRenderer, Renderer, listing
+from feedd.render import PageRenderer, Renderer
 from feedd.site import Resource
 
 log = logging.getLogger("feedd")

@@ -19,9 +19,10 @@ from feedd.candidates import Candidates
 from feedd.config import Settings, SettingsError
 from feedd.library import article_loader
 from feedd.listener import Listener
+from feedd.listings import ListingRenderer
 from feedd.mirror import Mirror
 from feedd.publisher import Publisher, Update
-from feedd.render import ListingRenderer, PageRenderer
+from feedd.render import PageRenderer
 from feedd.server import ListingCache, PageCache, Published, create_app
 from feedd.site import Site
 from feedd.systemd import Notifier

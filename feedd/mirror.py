@@ -22,7 +22,8 @@ from feedd import output, urls
 from feedd.archive import Archive, Key, Page
 from feedd.config import Settings
 from feedd.library import article_loader
-from feedd.render import ListingRenderer, PageRenderer, listing
+from feedd.listings import ListingRenderer, listing
+from feedd.render import PageRenderer
 from feedd.site import Resource, Site
 
 log = logging.getLogger(__name__)
@@ -187,8 +188,9 @@ class _Written:
             for suffix in urls.FEED_SUFFIXES:
                 path = urls.archive_path(name, suffix)
                 found = listing(site, path, settings)
-                if found is not None:
-                    first.append((path, self._listings(found)))
+                built = self._listings(found) if found is not None else None
+                if built is not None:
+                    first.append((path, built))
         gone += [
             urls.archive_path(n, s)
             for n in self._archive_pages.keys() - pages.keys()
@@ -198,8 +200,9 @@ class _Written:
             if old.sources.get(slug) != feed:
                 for suffix in urls.FEED_SUFFIXES:
                     found = listing(site, f"{urls.SOURCES}{slug}{suffix}", settings)
-                    if found is not None:
-                        first.append((found.head.self_path, self._listings(found)))
+                    built = self._listings(found) if found is not None else None
+                    if built is not None:
+                        first.append((found.head.self_path, built))
         gone += [
             f"{urls.SOURCES}{slug}{s}"
             for slug in set(old.sources) - set(site.sources)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feedd import urls
-from feedd.render import on_demand_feeds
+from feedd.listings import on_demand_feeds
 from feedd.site import Resource, Site
 
 if TYPE_CHECKING:

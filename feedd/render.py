@@ -24,6 +24,7 @@ from feedd.article import Article
 from feedd.config import Settings
 from feedd.feeds import FeedHead
 from feedd.library import Entry, Library
+from feedd.listings import ListingRenderer, listing, on_demand_feeds
 from feedd.site import Resource, Site, SourceFeed, make_resource
 
 log = logging.getLogger(__name__)
@@ -213,9 +214,12 @@ def _assemble(
     return document(parts[:count], count)
 
 
-def _fit(parts: list[bytes], assemble: Callable[[int], bytes], limit: int, separator: int) -> bytes:
-    """The document with as many of `parts` as fit in `limit` bytes: fewer entries rather than
-    a document readers refuse. `separator`: the bytes between two parts (a JSON comma)."""
+def _fit(
+    parts: list[bytes], assemble: Callable[[int], bytes], limit: int, separator: int
+) -> tuple[bytes, int]:
+    """The document with as many of `parts` as fit in `limit` bytes, and how many: fewer
+    entries rather than a document readers refuse. `separator`: the bytes between two parts
+    (a JSON comma)."""
     total = len(assemble(0)) - separator  # n parts bring n - 1 separators
     count = 0
     for part in parts:
@@ -265,97 +269,6 @@ def main_head(settings: Settings, suffix: str, older: str | None) -> FeedHead:
     """The head of a main feed: its hubs, and its link to the newest archive page."""
     links = (("prev-archive", urls.archive_path(older, suffix)),) if older else ()
     return FeedHead(urls.MAIN_FEEDS[suffix], links=links, hubs=settings.hubs)
-
-
-@dataclass(frozen=True, slots=True)
-class Listing:
-    """A feed built on demand (an archive page, a source's feed): what it lists and says of
-    itself. Hashable, so a built one is found again while nothing in it changed."""
-
-    head: FeedHead
-    entries: tuple[Entry, ...]  # newest first
-    fit: bool  # cut to max_feed_bytes like the main feeds (never an archive page: it must be whole)
-
-    @property
-    def suffix(self) -> str:
-        return self.head.self_path[self.head.self_path.rindex(".") :]
-
-
-def listing(site_: Site, path: str, settings: Settings) -> Listing | None:
-    """The on-demand feed at URL path `path` in `site_`, if there is one."""
-    stem, dot, suffix = path.rpartition(".")
-    suffix = dot + suffix
-    if suffix not in urls.FEED_SUFFIXES:
-        return None
-    if stem.startswith(urls.ARCHIVE) and site_.archive is not None:
-        return _archive_listing(site_, site_.archive, stem[len(urls.ARCHIVE) :], suffix, settings)
-    if stem.startswith(urls.SOURCES):
-        feed = site_.sources.get(stem[len(urls.SOURCES) :])
-        if feed is None:
-            return None
-        head = FeedHead(
-            path,
-            f"{settings.title}: {feed.name}",
-            hubs=settings.hubs,
-            id_suffix=f":source:{feed.name}",
-        )
-        return Listing(head, feed.entries, fit=True)
-    return None
-
-
-def _archive_listing(
-    site_: Site, archive: Archive, name: str, suffix: str, settings: Settings
-) -> Listing | None:
-    page = archive.page(name)
-    if page is None:
-        return None
-    links = []
-    if (older := archive.previous(page)) is not None:
-        links.append(("prev-archive", urls.archive_path(older.name, suffix)))
-    if (newer := archive.next(page)) is not None:
-        links.append(("next-archive", urls.archive_path(newer.name, suffix)))
-    links.append(("current", urls.MAIN_FEEDS[suffix]))
-    entries = []
-    for key in reversed(archive.keys[page.start : page.stop]):
-        entry = site_.pages.get(urls.article_path(key[2]))
-        if entry is not None and entry.key == key:
-            entries.append(entry)
-    head = FeedHead(
-        urls.archive_path(page.name, suffix),
-        f"{settings.title} (archive {page.name})",
-        tuple(links),
-        archive=True,
-    )
-    return Listing(head, tuple(entries), fit=False)
-
-
-class ListingRenderer:
-    """Builds on-demand feeds, reading their articles with `load`; the serialized entries of
-    the most recently used articles are kept (an update changes few of them)."""
-
-    def __init__(self, settings: Settings, load: Callable[[Entry], Article | None]) -> None:
-        self.settings = settings
-        self._load = load
-
-    def __call__(self, listing: Listing) -> Resource:
-        articles = [a for entry in listing.entries if (a := self._load(entry)) is not None]
-        settings, head = self.settings, listing.head
-        kinds: dict[str, tuple[str, Callable[[Sequence[Article]], bytes]]] = {
-            ".atom": (site.ATOM, lambda some: feeds.atom(some, settings, head)),
-            ".rss": (site.RSS, lambda some: feeds.rss(some, settings, head)),
-            ".json": (site.JSON_FEED, lambda some: feeds.json_feed(some, settings, head)),
-        }
-        kind, document = kinds[listing.suffix]
-        body = document(articles)
-        if listing.fit:
-            count = len(articles)
-            while len(body) > settings.max_feed_bytes and count > 0:
-                count = count * 3 // 4 if count > 4 else count - 1
-                body = document(articles[:count])
-        updated = feeds.last_updated(articles) if articles else None
-        if updated is not None:
-            updated = min(updated, datetime.now(UTC).replace(microsecond=0))
-        return make_resource(body, kind, updated)
 
 
 def render_site(
@@ -422,22 +335,12 @@ def render_site(
     build = ListingRenderer(settings, lambda entry: articles.get(entry.path))
     for path in on_demand_feeds(site_):
         found = listing(site_, path, settings)
-        assert found is not None
-        resources[path] = build(found)
+        built = build(found) if found is not None else None
+        if built is not None:
+            resources[path] = built
     return Site.create(
         resources,
         articles=len(ordered),
         rejected=rejected,
         updated=feeds.last_updated(ordered) if ordered else None,
     )
-
-
-def on_demand_feeds(site_: Site) -> list[str]:
-    """The URL paths of every feed `site_` builds on demand: archive pages, then sources."""
-    paths = []
-    if site_.archive is not None:
-        for page in site_.archive.pages():
-            paths += [urls.archive_path(page.name, suffix) for suffix in urls.FEED_SUFFIXES]
-    for slug in sorted(site_.sources):
-        paths += [f"{urls.SOURCES}{slug}{suffix}" for suffix in urls.FEED_SUFFIXES]
-    return paths

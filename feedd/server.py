@@ -23,9 +23,9 @@ from feedd import urls
 from feedd.config import Settings
 from feedd.library import Entry
 from feedd.listener import handler_args
+from feedd.listings import Listing, listing
 from feedd.metrics import Metrics
 from feedd.pages import CONTENT_SECURITY_POLICY
-from feedd.render import Listing, listing
 from feedd.site import Resource, Site
 
 K = TypeVar("K", bound=Hashable)
@@ -171,6 +171,9 @@ async def document(request: web.Request) -> web.StreamResponse:
             found = listing(site, request.path, settings)
             if found is not None:
                 resource = await published.listings.get(found)
+                if resource is None:  # an article it lists cannot be read just now
+                    retry = {"Retry-After": str(max(1, settings.cache_max_age))}
+                    return _count(published, _error(503, "temporarily unavailable", retry))
     if resource is None:
         return _count(published, _error(404, "not found"))
     archived = request.path.startswith(urls.ARCHIVE)

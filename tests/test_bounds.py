@@ -151,9 +151,10 @@ def test_a_feed_one_byte_too_large_loses_its_oldest_entry() -> None:
 
 
 def test_a_feed_exactly_max_feed_bytes_long_keeps_every_entry() -> None:
+    # The largest of the three exactly at the limit. (With any of them cut, the archive takes
+    # what it could not carry, and every main feed links it: their bytes change too.)
     whole = _documents(10 * 1024 * 1024)
-    for path, body in whole.items():
-        assert _documents(len(body))[path] == body, path
+    assert _documents(max(len(body) for body in whole.values())) == whole
 
 
 # --- malformed requests in the log -------------------------------------------------------------

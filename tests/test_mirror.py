@@ -13,8 +13,9 @@ import pytest
 from feedd import output, urls
 from feedd.config import Settings
 from feedd.library import Library, article_loader
+from feedd.listings import ListingRenderer, listing, on_demand_feeds
 from feedd.mirror import Mirror
-from feedd.render import ListingRenderer, PageRenderer, Renderer, listing, on_demand_feeds
+from feedd.render import PageRenderer, Renderer
 from feedd.site import Site
 
 SOURCES = ("TASS", "Meridian Wire", "UrduPoint.com")
@@ -40,7 +41,9 @@ def expected(site: Site, settings: Settings) -> dict[str, bytes]:
     for path in on_demand_feeds(site):
         found = listing(site, path, settings)
         assert found is not None
-        files[output.file_name(path)] = listings(found).body
+        built = listings(found)
+        assert built is not None
+        files[output.file_name(path)] = built.body
     return files
 
 
