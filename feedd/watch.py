@@ -122,13 +122,17 @@ class FolderWatcher:
             wanted = {path for path in paths if path and self._is_candidate(path)}
             if wanted:
                 self._on_paths(wanted, seen_at)
-            if not polling and any(
+            # A folder that came in past the watch limit is skipped as silently as at the
+            # start; and notify loses the watch of a folder renamed into one it is still
+            # walking. Count again (a walk, but only when a folder arrives); if short, set
+            # every watch up afresh: only a shortfall then is the limit.
+            folder_came = any(
                 change == watchfiles.Change.added and os.path.isdir(path)
                 for change, path in changes
-            ):
-                # A folder that came in past the watch limit is skipped as silently as at the
-                # start: count again (a walk, but only when a folder arrives).
-                _check_watches(self.root)
+            )
+            if not polling and folder_came and _shortfall(self.root) is not None:
+                log.info("a folder is not watched; setting the watches up again")
+                return
 
 
 def _is_limit(error: Exception) -> bool:
@@ -143,17 +147,25 @@ def _is_limit(error: Exception) -> bool:
 
 def _check_watches(root: str) -> None:
     """Raise if fewer folders are watched than can be: watchfiles, told to skip folders it may
-    not read, skips the ones past the inotify watch limit as silently. (Folders created while
-    this counts are watched a moment later, so a shortfall must last to count.)"""
+    not read, skips the ones past the inotify watch limit as silently."""
+    short = _shortfall(root)
+    if short is not None:
+        held, folders = short
+        raise OSError(errno.ENOSPC, f"watching {held} of {folders} folders: inotify watch limit")
+
+
+def _shortfall(root: str) -> tuple[int, int] | None:
+    """(watches held, folders) when fewer folders are watched than can be, else None.
+    (Folders created while this counts are watched a moment later: a shortfall must last.)"""
     for attempt in range(3):
         held = _inotify_watches()
         if held is None:
-            return  # not Linux, or no /proc: nothing to compare with
+            return None  # not Linux, or no /proc: nothing to compare with
         folders = sum(1 for _ in os.walk(root))  # the readable ones, as inotify can watch
         if held >= folders:
-            return
+            return None
         time.sleep(0.2 * (attempt + 1))
-    raise OSError(errno.ENOSPC, f"watching {held} of {folders} folders: inotify watch limit")
+    return held, folders
 
 
 def _inotify_watches() -> int | None:
