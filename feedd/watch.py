@@ -164,7 +164,7 @@ def _shortfall(root: str) -> tuple[int, int] | None:
         folders = sum(1 for _ in os.walk(root))  # the readable ones, as inotify can watch
         if held >= folders:
             return None
-        time.sleep(0.2 * (attempt + 1))
+        time.sleep(0.05 * 2**attempt)  # 50, 100, 200 ms
     return held, folders
 
 
