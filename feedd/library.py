@@ -530,13 +530,22 @@ class Library:
 def _long_slices() -> Iterator[None]:
     """A whole-folder scan is a long CPU-bound stretch beside the event loop and the watcher:
     at the daemon's 0.5 ms GIL switch interval they handed the GIL over so often that a warm
-    start took twice as long as the same scan alone. Python's default (5 ms) meanwhile."""
+    start took twice as long as the same scan alone. Python's default (5 ms) meanwhile.
+
+    The cyclic garbage collector is paused for the whole scan too, not only while entries
+    are made (`_in_bulk`): loading the cache and walking make 200,000 objects before that,
+    and collections walking them all made a process's first scan twice as slow as its next."""
     interval = sys.getswitchinterval()
     sys.setswitchinterval(max(interval, _SCAN_SWITCH_INTERVAL))
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
         sys.setswitchinterval(interval)
+        if collecting:
+            gc.freeze()  # what the scan kept is long-lived: later collections skip it
+            gc.enable()
 
 
 def open_library(settings: Settings, environ: Mapping[str, str]) -> Library:
