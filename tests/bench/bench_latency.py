@@ -114,6 +114,27 @@ def wait_until_published(port: int, count: int, timeout: float = 600) -> float:
     raise RuntimeError("the daemon never published every article")
 
 
+def wait_until_settled(port: int, timeout: float = 600) -> None:
+    """Until the watcher's own rescan, once its watches are in place, is done too (the first
+    scan ran before the watches were): a steady state, which is what is measured. A change in
+    the first second or so after a start at 100,000 articles waits behind that rescan."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        try:
+            connection.request("GET", "/metrics")
+            metrics = connection.getresponse().read().decode()
+            found = re.search(r"^feedd_rescans_total (\d+)$", metrics, re.M)
+            if found and int(found.group(1)) >= 2:
+                return
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.05)
+    raise RuntimeError("the daemon never settled")
+
+
 def feed_latencies(folder: Path, port: int, drops: int) -> list[float]:
     connection = http.client.HTTPConnection("127.0.0.1", port)
     connection.request("GET", "/feed.atom")
@@ -159,6 +180,7 @@ def main() -> None:
             process, port = start_daemon(folder)
             try:
                 startup = wait_until_published(port, count)
+                wait_until_settled(port)
                 feed = feed_latencies(folder, port, args.drops)
             finally:
                 process.terminate()
