@@ -88,11 +88,17 @@ class Daemon:
 
 @contextmanager
 def running_daemon(
-    seeds: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 20.0
+    seeds: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 20.0,
+    prefix: tuple[str, ...] = (),
 ) -> Iterator[Daemon]:
-    """`feedd serve` on `seeds`, once it is listening and has published its first site."""
+    """`feedd serve` on `seeds`, once it is listening and has published its first site; run
+    under a command `prefix` if given (fewer capabilities, a user namespace of its own)."""
+    command = [sys.executable, "-m", "feedd", "serve", "--seeds", str(seeds), "--port", "0"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "feedd", "serve", "--seeds", str(seeds), "--port", "0", *args],
+        [*prefix, *command, *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -139,3 +145,33 @@ def article(
     title: str, body: str = "Body paragraph.", day: str = "2021-01-02", source: str = "Wire"
 ) -> str:
     return f" date {day} {source}\n{title}\n\nBody first line. {body}\n"
+
+
+def inotify_limits(watches: int, instances: int) -> tuple[str, ...]:
+    """A command prefix: run in a user namespace of its own whose inotify limits are `watches`
+    and `instances` (0 instances: nothing can be watched, and feedd polls). Skips the test
+    where unshare cannot do that."""
+    import shutil
+
+    import pytest
+
+    script = (
+        'echo "$1" > /proc/sys/user/max_inotify_watches'
+        ' && echo "$2" > /proc/sys/user/max_inotify_instances && shift 2 && exec "$@"'
+    )
+    prefix = ("unshare", "--user", "--map-root-user", "--", "sh", "-c", script, "sh")
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is needed for inotify limits")
+    probe = subprocess.run([*prefix, "1", "1", "true"], capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot set inotify limits in a user namespace: {probe.stderr!r}")
+    return (*prefix, str(watches), str(instances))
+
+
+@contextmanager
+def running_daemon_under(
+    prefix: tuple[str, ...], seeds: Path, *args: str, timeout: float = 20.0
+) -> Iterator[Daemon]:
+    """`running_daemon`, with the command run under `prefix` (as `inotify_limits` gives)."""
+    with running_daemon(seeds, *args, timeout=timeout, prefix=prefix) as daemon:
+        yield daemon

@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import lxml.etree
 import lxml.html
 import pytest
 import watchfiles
-from serving import Daemon, article, wait_for
+from serving import Daemon, article, running_daemon, wait_for
 
 from feedd import cli, output, watch
 
@@ -46,51 +45,11 @@ _SOON = 2.0
 def serving(
     seeds: Path, *args: str, prefix: tuple[str, ...] = (), timeout: float = 20.0
 ) -> Iterator[Daemon]:
-    """`serving.running_daemon`, run under a command `prefix` (fewer capabilities, a user
-    namespace of its own)."""
-    command = [sys.executable, "-m", "feedd", "serve", "--seeds", str(seeds), "--port", "0"]
-    process = subprocess.Popen(
-        [*prefix, *command, *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    daemon = Daemon(process)
-    assert process.stderr is not None
-    stream = process.stderr
-
-    def collect() -> None:
-        for line in stream:
-            daemon.log.append(line)
-
-    reader = threading.Thread(target=collect, daemon=True)
-    reader.start()
-    try:
-        match = wait_for(
-            lambda: (
-                next(filter(None, map(_LISTENING.search, list(daemon.log))), None)
-                or (process.poll() is not None and _exited(daemon))
-            ),
-            timeout,
-            "the daemon to listen",
-        )
-        daemon.port = int(match.group(1))
-        wait_for(lambda: daemon.get("/healthz").status == 200, timeout, "the first site")
+    """`serving.running_daemon` under a command `prefix`, whose log must end free of
+    tracebacks and failed updates."""
+    with running_daemon(seeds, *args, prefix=prefix, timeout=timeout) as daemon:
         yield daemon
         assert not daemon.logged("Traceback|update failed"), "".join(daemon.log)
-    except AssertionError as error:
-        raise AssertionError(f"{error}\n--- feedd serve log ---\n{''.join(daemon.log)}") from None
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        reader.join(10)
-        stream.close()
-
-
-def _exited(daemon: Daemon) -> None:
-    raise AssertionError("feedd serve exited early:\n" + "".join(daemon.log))
 
 
 @pytest.fixture
