@@ -166,12 +166,3 @@ def inotify_limits(watches: int, instances: int) -> tuple[str, ...]:
     if probe.returncode != 0:
         pytest.skip(f"cannot set inotify limits in a user namespace: {probe.stderr!r}")
     return (*prefix, str(watches), str(instances))
-
-
-@contextmanager
-def running_daemon_under(
-    prefix: tuple[str, ...], seeds: Path, *args: str, timeout: float = 20.0
-) -> Iterator[Daemon]:
-    """`running_daemon`, with the command run under `prefix` (as `inotify_limits` gives)."""
-    with running_daemon(seeds, *args, timeout=timeout, prefix=prefix) as daemon:
-        yield daemon
