@@ -11,6 +11,7 @@ the disk; sites that arrive while it writes are coalesced into the newest.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -95,12 +96,12 @@ class Mirror:
                 stopping = self._stopping
                 self._busy = pending is not None
             if pending is not None:
+                written = False
                 try:
                     self._write(pending)
                     self.updates += 1
                     failures = 0
-                    if self._on_written is not None:
-                        self._on_written(pending.site)
+                    written = True
                 except Exception as error:
                     # The copy keeps its last whole state (every file old or new, whole); the
                     # retry writes it all, with what changed meanwhile.
@@ -114,6 +115,10 @@ class Mirror:
                     with self._lock:
                         if self._pending is None:  # nothing newer: retry this one
                             self._pending = pending
+                if written and self._on_written is not None:
+                    # RuntimeError: the event loop has closed, feedd is stopping.
+                    with contextlib.suppress(RuntimeError):
+                        self._on_written(pending.site)
             with self._lock:
                 self._busy = False
                 self._lock.notify_all()
