@@ -78,13 +78,25 @@ class Archive:
         return self._page(start, stop, 1)
 
     def pages(self) -> list[Page]:
-        """Every page, oldest first (for `feedd build` and `--publish`, which write them all)."""
-        found = []
-        page = self.first()
-        while page is not None:
-            found.append(page)
-            page = self.next(page)
+        """Every page, oldest first (for `feedd build` and `--publish`, which write them all):
+        a month at a time, its pages by arithmetic."""
+        found: list[Page] = []
+        if self.size < 1:
+            return found
+        start = 0
+        while start < len(self.keys):
+            year, month = _month_of(self.keys[start])
+            start, stop = self._month((year, month))
+            for number, first in enumerate(range(start, stop, self.size), 1):
+                name = f"{year:04d}-{month:02d}" + (f"-{number}" if number > 1 else "")
+                found.append(Page(name, first, min(first + self.size, stop)))
+            start = stop
         return found
+
+    def page_at(self, index: int) -> Page:
+        """The page that lists `keys[index]`."""
+        start, stop = self._month(_month_of(self.keys[index]))
+        return self._page(start, stop, (index - start) // self.size + 1)
 
     def first(self) -> Page | None:
         if not self.keys or self.size < 1:

@@ -15,12 +15,13 @@ import contextlib
 import logging
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from feedd import output, urls
-from feedd.archive import Archive, Key, Page
+from feedd.archive import Archive, Page
 from feedd.config import Settings
 from feedd.library import article_loader
 from feedd.listings import ListingRenderer, listing
@@ -187,8 +188,9 @@ class _Written:
             if page in old.pages and page not in site.pages:
                 gone.append(page)
         pages = _pages_of(site.archive)
+        touched = _pages_listing(site, changed)
         for name in _changed_archive_pages(
-            old.archive, self._archive_pages, site.archive, pages, changed
+            old.archive, self._archive_pages, site.archive, pages, touched
         ):
             for suffix in urls.FEED_SUFFIXES:
                 path = urls.archive_path(name, suffix)
@@ -264,21 +266,37 @@ def _changed_archive_pages(
     old_pages: dict[str, tuple[Page, str | None, str | None]],
     new: Archive | None,
     new_pages: dict[str, tuple[Page, str | None, str | None]],
-    changed: frozenset[str],
+    touched: set[str],
 ) -> list[str]:
-    """Archive pages whose entries, order or links differ, or that list a changed article."""
+    """Archive pages whose entries, order or links differ, or that list an article that
+    changed (`touched`: their names)."""
     if new is None:
         return []
     result = []
     for name, (page, older, newer) in new_pages.items():
-        keys: tuple[Key, ...] = tuple(new.keys[page.start : page.stop])
         before = old_pages.get(name)
         if (
             old is None
             or before is None
+            or name in touched
             or before[1:] != (older, newer)
-            or tuple(old.keys[before[0].start : before[0].stop]) != keys
-            or any(key[2] in changed for key in keys)
+            or old.keys[before[0].start : before[0].stop] != new.keys[page.start : page.stop]
         ):
             result.append(name)
     return result
+
+
+def _pages_listing(site: Site, changed: frozenset[str]) -> set[str]:
+    """The names of the archive pages of `site` that list one of the `changed` articles."""
+    archive = site.archive
+    names: set[str] = set()
+    if archive is None:
+        return names
+    for path in changed:
+        entry = site.pages.get(urls.article_path(path))
+        if entry is None or entry.path != path:
+            continue
+        at = bisect_left(archive.keys, entry.key)
+        if at < len(archive.keys) and archive.keys[at] == entry.key:
+            names.add(archive.page_at(at).name)
+    return names
