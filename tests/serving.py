@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import feedparser
+import pytest
 
 T = TypeVar("T")
 _LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
@@ -147,21 +149,33 @@ def article(
     return f" date {day} {source}\n{title}\n\nBody first line. {body}\n"
 
 
+def without_file_permission_bypass() -> tuple[str, ...]:
+    """A command prefix under which chmod 000 denies reading, even when the tests run as
+    root: CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH dropped. Skips where that cannot be."""
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing to drop CAP_DAC_*")
+    caps = "-dac_override,-dac_read_search"
+    prefix = (setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}")
+    probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot drop capabilities here: {probe.stderr.decode().strip()}")
+    return prefix
+
+
 def inotify_limits(watches: int, instances: int) -> tuple[str, ...]:
     """A command prefix: run in a user namespace of its own whose inotify limits are `watches`
     and `instances` (0 instances: nothing can be watched, and feedd polls). Skips the test
     where unshare cannot do that."""
-    import shutil
-
-    import pytest
-
     script = (
         'echo "$1" > /proc/sys/user/max_inotify_watches'
         ' && echo "$2" > /proc/sys/user/max_inotify_instances && shift 2 && exec "$@"'
     )
     prefix = ("unshare", "--user", "--map-root-user", "--", "sh", "-c", script, "sh")
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare (util-linux) is needed for inotify limits")
+    if shutil.which("unshare") is None or shutil.which("nsenter") is None:
+        pytest.skip("unshare and nsenter (util-linux) are needed for inotify limits")
     probe = subprocess.run([*prefix, "1", "1", "true"], capture_output=True, timeout=30)
     if probe.returncode != 0:
         pytest.skip(f"cannot set inotify limits in a user namespace: {probe.stderr!r}")

@@ -17,6 +17,7 @@ from urllib.parse import quote, unquote, urlsplit
 import corpus
 import feedparser
 import pytest
+from serving import without_file_permission_bypass
 
 SITE = "http://127.0.0.1:8080/"
 
@@ -194,23 +195,8 @@ def test_rebuild_leaves_unchanged_files_alone_and_removes_stale_ones(tmp_path: P
     assert not any("sure" in link or "/a/b/" in link for link in links)
 
 
-def _without_file_permission_bypass() -> tuple[str, ...]:
-    """A command prefix under which chmod 000 denies reading, even when the tests run as root."""
-    if os.geteuid() != 0:
-        return ()
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root and setpriv (util-linux) is missing to drop CAP_DAC_*")
-    caps = "-dac_override,-dac_read_search"
-    prefix = (setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}")
-    probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot drop capabilities here: {probe.stderr.decode().strip()}")
-    return prefix
-
-
 def test_check_reports_unreadable_files_and_folders(tmp_path: Path) -> None:
-    prefix = _without_file_permission_bypass()
+    prefix = without_file_permission_bypass()
     shutil.copy(corpus.REAL_SEED, tmp_path / "ok.txt")
     shutil.copy(corpus.REAL_SEED, tmp_path / "locked.txt")
     (tmp_path / "closed").mkdir()
@@ -254,7 +240,7 @@ def test_build_a_file_and_a_folder_whose_pages_collide(tmp_path: Path) -> None:
 
 def test_an_unreadable_file_is_read_again_once_readable(tmp_path: Path) -> None:
     """A permission error is not remembered in the cache: fixing the mode is enough."""
-    prefix = _without_file_permission_bypass()
+    prefix = without_file_permission_bypass()
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     shutil.copy(corpus.REAL_SEED, seeds / "locked.txt")

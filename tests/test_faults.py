@@ -31,7 +31,14 @@ import lxml.etree
 import lxml.html
 import pytest
 import watchfiles
-from serving import Daemon, article, running_daemon, wait_for
+from serving import (
+    Daemon,
+    article,
+    inotify_limits,
+    running_daemon,
+    wait_for,
+    without_file_permission_bypass,
+)
 
 from feedd import cli, output, watch
 
@@ -139,22 +146,6 @@ def test_pages_of_the_last_good_site_answer_while_the_folder_is_away(
 # --- a subfolder and a file made unreadable, then readable again -------------------------------
 
 
-def _without_file_permission_bypass() -> tuple[str, ...]:
-    """A command prefix under which chmod 000 denies reading, even when the tests run as root
-    (as in test_cli.py)."""
-    if os.geteuid() != 0:
-        return ()
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root and setpriv (util-linux) is missing to drop CAP_DAC_*")
-    caps = "-dac_override,-dac_read_search"
-    prefix = (setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}")
-    probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot drop capabilities here: {probe.stderr.decode().strip()}")
-    return prefix
-
-
 @pytest.fixture
 def with_subfolder(seeds: Path) -> Iterator[Path]:
     sub = seeds / "sub"
@@ -167,7 +158,7 @@ def with_subfolder(seeds: Path) -> Iterator[Path]:
 def test_unreadable_subfolder_and_file_then_readable_again(
     seeds: Path, with_subfolder: Path
 ) -> None:
-    prefix = _without_file_permission_bypass()
+    prefix = without_file_permission_bypass()
     with serving(seeds, prefix=prefix) as daemon:
         assert titles(daemon) == {"Alpha", "Bravo", "Sierra"}
         with_subfolder.chmod(0)
@@ -187,7 +178,7 @@ def test_unreadable_subfolder_and_file_then_readable_again(
 def test_articles_under_an_unreadable_subfolder_stay_published(
     seeds: Path, with_subfolder: Path
 ) -> None:
-    prefix = _without_file_permission_bypass()
+    prefix = without_file_permission_bypass()
     with serving(seeds, prefix=prefix) as daemon:
         with_subfolder.chmod(0)
         wait_for(lambda: daemon.logged(r"rejected sub: cannot list folder: Permission denied"))
@@ -197,7 +188,7 @@ def test_articles_under_an_unreadable_subfolder_stay_published(
 def test_subfolder_unreadable_at_start_is_watched_once_readable(
     seeds: Path, with_subfolder: Path
 ) -> None:
-    prefix = _without_file_permission_bypass()
+    prefix = without_file_permission_bypass()
     with_subfolder.chmod(0)
     with serving(seeds, prefix=prefix) as daemon:
         wait_for(lambda: daemon.logged(r"rejected sub: cannot list folder: Permission denied"))
@@ -276,20 +267,6 @@ def test_file_growing_while_read(seeds: Path) -> None:
 # what an exhausted fs.inotify.max_user_instances or max_user_watches gives.
 
 
-def _with_inotify_limits(watches: int, instances: int) -> tuple[str, ...]:
-    script = (
-        'echo "$1" > /proc/sys/user/max_inotify_watches'
-        ' && echo "$2" > /proc/sys/user/max_inotify_instances && shift 2 && exec "$@"'
-    )
-    prefix = ("unshare", "--user", "--map-root-user", "--", "sh", "-c", script, "sh")
-    if shutil.which("unshare") is None or shutil.which("nsenter") is None:
-        pytest.skip("unshare and nsenter (util-linux) are needed for inotify limits")
-    probe = subprocess.run([*prefix, "1", "1", "true"], capture_output=True, timeout=30)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot set inotify limits in a user namespace: {probe.stderr!r}")
-    return (*prefix, str(watches), str(instances))
-
-
 def _lift_inotify_limits(daemon: Daemon) -> None:
     script = (
         "echo 100000 > /proc/sys/user/max_inotify_watches"
@@ -303,7 +280,7 @@ def _lift_inotify_limits(daemon: Daemon) -> None:
 
 
 def test_inotify_instance_limit_then_lifted(seeds: Path) -> None:
-    with serving(seeds, prefix=_with_inotify_limits(watches=100, instances=0)) as daemon:
+    with serving(seeds, prefix=inotify_limits(watches=100, instances=0)) as daemon:
         wait_for(lambda: daemon.logged("Too many open files"))
         assert titles(daemon) == {"Alpha", "Bravo"}
         (seeds / "c.txt").write_text(article("Charlie"))
@@ -314,21 +291,21 @@ def test_inotify_instance_limit_then_lifted(seeds: Path) -> None:
 
 
 def test_inotify_instance_limit_falls_back_to_polling(seeds: Path) -> None:
-    with serving(seeds, prefix=_with_inotify_limits(watches=100, instances=0)) as daemon:
+    with serving(seeds, prefix=inotify_limits(watches=100, instances=0)) as daemon:
         wait_for(lambda: daemon.logged("Too many open files"))
         (seeds / "c.txt").write_text(article("Charlie"))
         wait_for(lambda: has(daemon, "Charlie"), _SOON, "polling")
 
 
 def test_inotify_watch_limit_is_reported_and_polled(seeds: Path) -> None:
-    with serving(seeds, prefix=_with_inotify_limits(watches=0, instances=100)) as daemon:
+    with serving(seeds, prefix=inotify_limits(watches=0, instances=100)) as daemon:
         (seeds / "c.txt").write_text(article("Charlie"))
         wait_for(lambda: daemon.logged("inotify limit reached"), _SOON, "the notice")
         wait_for(lambda: has(daemon, "Charlie"), _SOON, "polling")
 
 
 def test_folder_created_past_the_watch_limit_is_still_followed(seeds: Path, tmp_path: Path) -> None:
-    with serving(seeds, prefix=_with_inotify_limits(watches=1, instances=100)) as daemon:
+    with serving(seeds, prefix=inotify_limits(watches=1, instances=100)) as daemon:
         # The watch is in place (and its watches counted) once it has asked for its rescan.
         wait_for(lambda: rescans(daemon) >= 2, what="the watch in place")
         (tmp_path / "new").mkdir()
@@ -553,7 +530,7 @@ def test_build_on_a_read_only_then_full_disk(tmp_path: Path, small_disk: Path) -
 
 
 def test_build_into_a_folder_it_may_not_write(tmp_path: Path) -> None:
-    prefix = _without_file_permission_bypass()
+    prefix = without_file_permission_bypass()
     seeds, out = tmp_path / "seeds", tmp_path / "out"
     write_articles(seeds, "old")
     assert build_here(seeds, out) == 0
