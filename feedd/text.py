@@ -27,11 +27,14 @@ _SAMPLE = 8192
 _MAX_NON_TEXT_SHARE = 0.08
 
 
+_ANY_MAGIC = tuple(_MAGIC)
+
+
 def binary_reason(raw: bytes) -> str | None:
     """Why `raw` is not text, or None when it may be."""
-    for magic, kind in _MAGIC.items():
-        if raw.startswith(magic):
-            return f"binary file ({kind})"
+    if raw.startswith(_ANY_MAGIC):  # one call for all: this runs for every file of a scan
+        kind = next(kind for magic, kind in _MAGIC.items() if raw.startswith(magic))
+        return f"binary file ({kind})"
     if b"\x00" in raw:
         return "binary file (contains NUL bytes)"
     sample = raw[:_SAMPLE]
@@ -56,7 +59,28 @@ def decode(raw: bytes) -> tuple[str, tuple[str, ...]]:
     except UnicodeDecodeError as error:
         text = raw.decode("utf-8", errors=_CP1252_FALLBACK)
         warnings = (f"not valid UTF-8 (at byte {error.start}); read as Windows-1252",)
-    return clean(text.replace("\r\n", "\n").replace("\r", "\n")), warnings
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not warnings and not _may_need_cleaning(raw):
+        return text, warnings
+    return clean(text), warnings
+
+
+# The bytes of what `clean` removes, in valid UTF-8: C0 controls but tab, newline and carriage
+# return (read as a newline), DEL; C1 controls are \xc2\x80-\xc2\x9f, and U+FFFE/U+FFFF
+# \xef\xbf\xbe/\xbf (surrogates cannot be valid UTF-8).
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def _may_need_cleaning(utf8: bytes) -> bool:
+    """A check in C of the bytes, for nearly every file: `clean`'s expression takes 6 µs a
+    kilobyte, a fifth of a whole parse. Text with U+0080-U+00BF (a no-break space, ©, °)
+    merely takes the slow way."""
+    return (
+        len(utf8.translate(None, _CONTROL_BYTES)) != len(utf8)
+        or b"\xc2" in utf8
+        or b"\xef\xbf" in utf8
+    )
 
 
 def _as_cp1252(error: UnicodeError) -> tuple[str, int]:

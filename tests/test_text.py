@@ -133,6 +133,14 @@ def test_decode_any_bytes_to_xml_text(raw: bytes) -> None:
     assert len(warnings) <= 1
 
 
+@given(st.text(st.characters(codec="utf-8")))
+def test_decode_of_utf8_cleans_as_clean_does(text: str) -> None:
+    """Decoding skips `clean` when a check of the bytes finds nothing to remove: the check must
+    never miss a character `clean` would remove."""
+    expected = clean(text.replace("\r\n", "\n").replace("\r", "\n"))
+    assert decode(text.encode()) == (expected, ())
+
+
 _PLAIN_TEXT = st.text(
     st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="\ufffe\uffff\ufeff")
 )
