@@ -186,6 +186,41 @@ def test_many_files_are_read_in_worker_processes_with_the_same_outcome(tmp_path:
     assert sum(isinstance(result, str) for result in parallel.values()) == 300
 
 
+def test_worker_processes_treat_links_and_special_files_as_a_single_read_does(
+    tmp_path: Path,
+) -> None:
+    """Workers open files relative to their folder, each folder checked once: a link to a file
+    or folder inside is read through, a link out of the folder and a FIFO are no candidates,
+    whichever way the file is read."""
+    seeds, outside = tmp_path / "seeds", tmp_path / "outside"
+    (seeds / "many").mkdir(parents=True)
+    outside.mkdir()
+    for i in range(2100):
+        (seeds / "many" / f"{i}.txt").write_text(article(f"Number {i}"))
+    (outside / "secret.txt").write_text(article("Secret"))
+    (seeds / "many" / "in.txt").symlink_to(seeds / "many" / "7.txt")
+    (seeds / "many" / "out.txt").symlink_to(outside / "secret.txt")
+    (seeds / "linked").symlink_to(seeds / "many")
+    (seeds / "away").symlink_to(outside)
+    os.mkfifo(seeds / "many" / "fifo.txt")
+    special = ["many/in.txt", "many/out.txt", "linked/8.txt", "away/secret.txt", "many/fifo.txt"]
+    settings = Settings(seeds=seeds)
+    root = os.path.realpath(seeds)
+    paths = [f"many/{i}.txt" for i in range(2100)] + special
+    parallel = dict(read_many(root, paths, settings))
+    for path in special:
+        serial = dict(read_many(root, [path], settings))[path]
+        expected = (
+            Head(serial.published, serial.updated, serial.source, serial.warnings)  # type: ignore[union-attr]
+            if serial is not None
+            else None
+        )
+        assert parallel[path] == expected, path
+    assert parallel["many/out.txt"] is None and parallel["away/secret.txt"] is None
+    assert parallel["many/fifo.txt"] is None
+    assert isinstance(parallel["many/in.txt"], Head) and isinstance(parallel["linked/8.txt"], Head)
+
+
 def test_a_modification_time_past_2262_is_cached_without_breaking_the_cache(
     seeds: Path, tmp_path: Path
 ) -> None:
