@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from feedd.article import PARSER_VERSION
+from feedd.article import PARSER_VERSION, Head
 from feedd.candidates import Signature
 from feedd.config import Settings
-from feedd.reading import Head
 
 log = logging.getLogger(__name__)
 

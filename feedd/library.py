@@ -25,12 +25,11 @@ from datetime import UTC, datetime
 import immutables
 
 from feedd import urls
-from feedd.article import Article, ArticleError
+from feedd.article import Article, ArticleError, Head
 from feedd.cache import ArticleCache, Row, Stored, cache_path
 from feedd.candidates import Candidates, Found, Signature
 from feedd.config import Settings
 from feedd.reading import (
-    Head,
     NotACandidate,
     Outcome,
     display_path,

@@ -17,10 +17,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from feedd.article import Article, ArticleError, parse
+from feedd.article import Article, ArticleError, Head, parse, parse_head
 from feedd.config import Settings
 
 log = logging.getLogger(__name__)
@@ -29,17 +28,6 @@ log = logging.getLogger(__name__)
 _PARALLEL_FROM = 2000
 _CHUNK = 500
 _BULK_SWITCH_INTERVAL = 0.005  # Python's default
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    """What ordering and routing need of an article, without its text: what a worker process
-    sends back and what the cache keeps."""
-
-    published: datetime
-    updated: datetime
-    source: str | None
-    warnings: tuple[str, ...]
 
 
 def transient(reason: str) -> bool:
@@ -53,9 +41,9 @@ def transient(reason: str) -> bool:
 Outcome = Article | Head | str | None
 
 
-def outcome(root: str, path: str, settings: Settings, folders: _Folders | None = None) -> Outcome:
+def outcome(root: str, path: str, settings: Settings) -> Outcome:
     try:
-        return read_article(root, path, settings, folders)
+        return read_article(root, path, settings)
     except ArticleError as error:
         return error.reason
     except NotACandidate:
@@ -106,16 +94,21 @@ def _heads(root: str, paths: Sequence[str], settings: Settings) -> list[tuple[st
     results: list[tuple[str, _Packed]] = []
     with _Folders(root) as folders:
         for path in paths:
-            result = outcome(root, path, settings, folders)
-            if isinstance(result, Article):
-                packed: _Packed = (
-                    result.published.timestamp(),
-                    result.updated.timestamp(),
-                    result.source,
-                    result.warnings,
+            packed: _Packed
+            try:
+                raw, mtime = _read_bytes(root, path, settings.max_article_bytes, folders)
+                _check_name(path)
+                head = parse_head(raw, mtime=mtime, tz=settings.tz)
+                packed = (
+                    head.published.timestamp(),
+                    head.updated.timestamp(),
+                    head.source,
+                    head.warnings,
                 )
-            else:
-                packed = result  # type: ignore[assignment]
+            except ArticleError as error:
+                packed = error.reason
+            except NotACandidate:
+                packed = None
             results.append((path, packed))
     return results
 
@@ -136,16 +129,14 @@ class NotACandidate(Exception):
     """The path vanished or turned into something that is not an article candidate."""
 
 
-def read_article(
-    root: str, path: str, settings: Settings, folders: _Folders | None = None
-) -> Article:
+def read_article(root: str, path: str, settings: Settings) -> Article:
     """Read and parse the file at `path` (relative to the real path `root`) as it is now.
 
     Raises `ArticleError` for a file that is not an article and `NotACandidate` for a path that
     is gone or is no file feedd may read (outside the folder, a FIFO, a device). Safe to call
     from any thread: it touches no library state.
     """
-    raw, mtime = _read_bytes(root, path, settings.max_article_bytes, folders)
+    raw, mtime = _read_bytes(root, path, settings.max_article_bytes)
     _check_name(path)
     return parse(path, raw, mtime=mtime, tz=settings.tz)
 

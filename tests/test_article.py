@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from feedd.article import Article, ArticleError, entry_id, parse
+from feedd.article import Article, ArticleError, Head, entry_id, parse, parse_head
 from feedd.byline import parse_byline
 
 KARACHI = ZoneInfo("Asia/Karachi")
@@ -700,3 +700,20 @@ def test_an_impossible_header_date_is_dated_by_the_file(written: str) -> None:
     article = parse("a.txt", lines(f"date {written} Wire", TITLE, "Body."), mtime=MTIME, tz=UTC)
     assert article.published == datetime.fromtimestamp(MTIME, UTC)
     assert article.warnings == (f"impossible date {written!r} in the header; dated by the file",)
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw=_ANY_BYTES | _articles().map(lambda generated: generated[0]), mtime=_MTIMES, tz=_TZS)
+def test_a_head_only_parse_says_what_the_whole_parse_says(
+    raw: bytes, mtime: float, tz: tzinfo
+) -> None:
+    """A cold scan reads only heads, which must agree with the article a page is built from."""
+    try:
+        article = parse("a.txt", raw, mtime=mtime, tz=tz)
+    except ArticleError as error:
+        with pytest.raises(ArticleError) as head_error:
+            parse_head(raw, mtime=mtime, tz=tz)
+        assert head_error.value.reason == error.reason
+        return
+    head = parse_head(raw, mtime=mtime, tz=tz)
+    assert head == Head(article.published, article.updated, article.source, article.warnings)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from feedd.article import Head
 from feedd.cache import ArticleCache, cache_path
 from feedd.config import Settings
 from feedd.library import Library
-from feedd.reading import Head, read_many
+from feedd.reading import read_many
 
 
 def article(title: str, day: str = "2021-01-02") -> str:
