@@ -26,7 +26,7 @@ import immutables
 
 from feedd import urls
 from feedd.article import Article, ArticleError, Head
-from feedd.cache import ArticleCache, Row, Stored, cache_path
+from feedd.cache import ArticleCache, Stored, cache_path
 from feedd.candidates import Candidates, Found, Signature
 from feedd.config import Settings
 from feedd.reading import (
@@ -110,7 +110,7 @@ class Library:
         self._candidates = Candidates(self.root, settings.include)
         self._cache = cache
         self._cached: dict[str, Stored] | None = None  # loaded for the first scan only
-        self._unsaved: dict[str, Row] = {}
+        self._unsaved: dict[str, Stored] = {}
         self._removed: set[str] = set()
         self.entries: dict[str, Entry] = {}
         self.pages: immutables.Map[str, Entry] = immutables.Map()
@@ -306,7 +306,18 @@ class Library:
             for done, (path, result) in enumerate(outcomes, len(restorable) + 1):
                 if progress is not None and (done % 1000 == 0 or done == total):
                     progress(done, total)
+                if len(self._unsaved) >= _SAVE_EVERY:
+                    self.save()  # a cold start need not hold every file's head at once
                 before = self.entries.get(path), self.rejected.get(path)
+                if isinstance(result, Stored):
+                    if bulk and before == (None, None):  # nothing known of it: the fast path
+                        rejection = self._restore(path, result)
+                        if rejection is None:
+                            changed.add(path)
+                        else:
+                            new_rejections.append((path, rejection))
+                        continue
+                    result = result.head()
                 if before == (None, None):
                     self._track(path)
                 self._settle(path, result, bulk, hash(pending[path]))
@@ -319,8 +330,6 @@ class Library:
                     cleared.add(path)
                 if after[0] != before[0]:
                     changed.add(path)
-                if len(self._unsaved) >= _SAVE_EVERY:
-                    self.save()  # a cold start need not hold every file's head at once
         new_rejections.sort()
         return Changes(frozenset(changed), tuple(new_rejections), frozenset(cleared), relisted)
 
@@ -357,9 +366,10 @@ class Library:
         found: dict[str, Found],
         force: bool,
         whole: bool,
-    ) -> Iterator[tuple[str, Outcome]]:
+    ) -> Iterator[tuple[str, Outcome | Stored]]:
         """What each pending path is now: from the cache when its signature still matches,
-        else read (in worker processes when there are many)."""
+        else read (in worker processes when there are many). Heads and rejections come as the
+        rows the cache keeps of them; articles read here whole, as they are."""
         to_read = []
         for path, signature in pending.items():
             if signature is None:
@@ -367,7 +377,7 @@ class Library:
                 continue
             stored = self._cached.get(path) if self._cached is not None and not force else None
             if stored is not None and stored.signature == signature:
-                yield path, stored.head()
+                yield path, stored
             else:
                 to_read.append(path)
         for path, result in read_many(self.root, to_read, self.settings, whole=whole):
@@ -377,15 +387,23 @@ class Library:
                 self._removed.add(path)
             elif result is None or signature is None:
                 self._removed.add(path)
+            elif isinstance(result, Article):
+                self._unsaved[path] = Stored.of(signature, _head(result))
             else:
-                head = _head(result) if isinstance(result, Article) else result
-                self._unsaved[path] = (signature, head)
+                stored = (
+                    Stored.of(signature, result)
+                    if isinstance(result, str)
+                    else Stored(signature, *result, None)
+                )
+                self._unsaved[path] = stored
+                yield path, stored
+                continue
             yield path, result
 
     def _restore(self, path: str, stored: Stored) -> str | None:
-        """A first scan's fast path for a file the cache knows, unchanged (in bulk mode):
-        no read, no parse, and less bookkeeping than `_settle`, as nothing is known of the
-        path yet. Returns why the file is rejected, if it is."""
+        """The fast path, in bulk mode, for a file nothing is known of yet: unchanged since the
+        cache stored it, or read by a worker. Less bookkeeping than `_settle`, and no heads
+        or datetimes made and thrown away. Returns why the file is rejected, if it is."""
         self._track(path)
         page = urls.article_path(path)
         assert self._pages_edit is not None

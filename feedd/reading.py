@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import logging
 import multiprocessing
 import os
@@ -17,9 +18,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, datetime
 
-from feedd.article import Article, ArticleError, Head, parse, parse_head
+from feedd.article import Article, ArticleError, parse, parse_head
 from feedd.config import Settings
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,14 @@ def transient(reason: str) -> bool:
     return reason.startswith(("cannot read:", "cannot list folder:"))
 
 
-# What reading a path gave: the article (whole or its head), why it is rejected, or None when
-# it is no candidate at all (gone, a FIFO, outside the folder).
-Outcome = Article | Head | str | None
+# An article's head as a worker sends it back: its dates as UTC timestamps, its source and its
+# warnings as JSON. Plain floats and strings pickle several times faster than datetimes with a
+# ZoneInfo, and they are what the cache stores.
+Packed = tuple[float, float, str | None, str | None]
+
+# What reading a path gave: the article (whole, or its head from a worker), why it is rejected,
+# or None when it is no candidate at all (gone, a FIFO, outside the folder).
+Outcome = Article | Packed | str | None
 
 
 def outcome(root: str, path: str, settings: Settings) -> Outcome:
@@ -73,28 +78,21 @@ def read_many(
         context.set_forkserver_preload(["feedd.reading"])
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             for results in pool.map(_heads, [root] * len(chunks), chunks, [settings] * len(chunks)):
-                for path, result in results:
-                    yield path, _unpacked(result)
+                yield from results
                 done += 1
     except (BrokenProcessPool, OSError) as error:
         log.warning("worker processes failed (%s); reading the rest here", error or "killed")
         for chunk in chunks[done:]:
-            for path, result in _heads(root, chunk, settings):
-                yield path, _unpacked(result)
+            yield from _heads(root, chunk, settings)
     finally:
         sys.setswitchinterval(switch_interval)
 
 
-# What a worker sends back for an article: its dates as UTC timestamps, source and warnings.
-# Plain floats and strings pickle several times faster than datetimes with a ZoneInfo.
-_Packed = tuple[float, float, str | None, tuple[str, ...]] | str | None
-
-
-def _heads(root: str, paths: Sequence[str], settings: Settings) -> list[tuple[str, _Packed]]:
-    results: list[tuple[str, _Packed]] = []
+def _heads(root: str, paths: Sequence[str], settings: Settings) -> list[tuple[str, Outcome]]:
+    results: list[tuple[str, Outcome]] = []
     with _Folders(root) as folders:
         for path in paths:
-            packed: _Packed
+            packed: Outcome
             try:
                 raw, mtime = _read_bytes(root, path, settings.max_article_bytes, folders)
                 _check_name(path)
@@ -103,7 +101,7 @@ def _heads(root: str, paths: Sequence[str], settings: Settings) -> list[tuple[st
                     head.published.timestamp(),
                     head.updated.timestamp(),
                     head.source,
-                    head.warnings,
+                    json.dumps(head.warnings) if head.warnings else None,
                 )
             except ArticleError as error:
                 packed = error.reason
@@ -111,18 +109,6 @@ def _heads(root: str, paths: Sequence[str], settings: Settings) -> list[tuple[st
                 packed = None
             results.append((path, packed))
     return results
-
-
-def _unpacked(packed: _Packed) -> Outcome:
-    if not isinstance(packed, tuple):
-        return packed
-    published, updated, source, warnings = packed
-    return Head(
-        datetime.fromtimestamp(published, UTC),
-        datetime.fromtimestamp(updated, UTC),
-        source,
-        warnings,
-    )
 
 
 class NotACandidate(Exception):

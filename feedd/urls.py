@@ -76,6 +76,8 @@ _STEM_BYTES = 255 - len(".html.gz")
 
 
 def _fitting(stem: str) -> str:
+    if len(stem) <= _STEM_BYTES // 4:  # fits in any encoding: no need to encode it
+        return stem
     encoded = stem.encode("utf-8", "surrogatepass")
     if len(encoded) <= _STEM_BYTES:
         return stem
