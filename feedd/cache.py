@@ -1,7 +1,8 @@
 """A persistent cache of what each file parsed to, so a restart costs a `stat` per file.
 
-SQLite from the standard library, in the state directory; keyed by path and the file's size,
-mtime and inode; thrown away whole when the parser or a setting that changes parsing differs.
+SQLite from the standard library, in the state directory; keyed by path, each row holding the
+hash of the file's size, mtime and inode (its version); thrown away whole when the parser, a
+setting that changes parsing, or the Python that hashes differs.
 A missing, corrupt or unwritable cache is rebuilt or done without, never fatal.
 """
 
@@ -13,25 +14,25 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
 from feedd.article import PARSER_VERSION, Head
-from feedd.candidates import Signature
 from feedd.config import Settings
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = 2  # bump when the tables change
+_SCHEMA = 3  # bump when the tables change
 
 
 class Stored(NamedTuple):
     """A row as stored, and what a scan makes of a worker's answer: plain values, turned into
     datetimes and heads only as they are used (a start goes through 100,000 of them)."""
 
-    signature: Signature
+    version: int  # hash() of the file's (size, mtime_ns, inode)
     published: float | None
     updated: float | None
     source: str | None
@@ -50,20 +51,6 @@ class Stored(NamedTuple):
 
     def stored_warnings(self) -> tuple[str, ...]:
         return tuple(json.loads(self.warnings)) if self.warnings else ()
-
-    @classmethod
-    def of(cls, signature: Signature, result: Head | str) -> Stored:
-        """The row of a file read here (not by a worker, which sends plain values)."""
-        if isinstance(result, str):
-            return cls(signature, None, None, None, None, result)
-        return cls(
-            signature,
-            result.published.timestamp(),
-            result.updated.timestamp(),
-            result.source,
-            json.dumps(result.warnings) if result.warnings else None,
-            None,
-        )
 
 
 def cache_path(settings: Settings, environ: Mapping[str, str]) -> Path | None:
@@ -89,10 +76,20 @@ def cache_path(settings: Settings, environ: Mapping[str, str]) -> Path | None:
 class ArticleCache:
     def __init__(self, path: Path, settings: Settings) -> None:
         self.path = path
-        # Anything that would make the same bytes parse or date differently.
+        # Anything that would make the same bytes parse or date differently, or the same
+        # signature hash to another version.
         self._fingerprint = json.dumps(
-            [_SCHEMA, PARSER_VERSION, settings.timezone, settings.max_article_bytes]
+            [
+                _SCHEMA,
+                PARSER_VERSION,
+                settings.timezone,
+                settings.max_article_bytes,
+                sys.implementation.cache_tag,
+            ]
         )
+
+    def exists(self) -> bool:
+        return self.path.exists()
 
     def load(self) -> dict[str, Stored]:
         """Every row, or nothing if the cache is missing, stale or unreadable."""
@@ -104,8 +101,7 @@ class ArticleCache:
                 if meta is None or meta[0] != self._fingerprint:
                     return {}
                 rows = db.execute(
-                    "SELECT path, size, mtime_ns, ino, published, updated, source, warnings, reason"
-                    " FROM files"
+                    "SELECT path, version, published, updated, source, warnings, reason FROM files"
                 ).fetchall()
         except sqlite3.Error as error:
             if _corrupt(error):
@@ -114,10 +110,10 @@ class ArticleCache:
             else:  # a full disk, a lock, a file size limit: the cache may be fine later
                 log.warning("cannot read cache %s (%s); starting without it", self.path, error)
             return {}
-        return {_path(row[0]): Stored((row[1], row[2], row[3]), *row[4:]) for row in rows}
+        return {_path(row[0]): Stored(*row[1:]) for row in rows}
 
-    def save(self, rows: Mapping[str, Stored], removed: Iterable[str]) -> None:
-        """Write the rows that changed and forget the paths that went away; errors are logged."""
+    def save(self, rows: Mapping[str, Stored | None]) -> None:
+        """Write the rows that changed and forget the paths mapped to None; errors are logged."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._open() as db:
@@ -128,12 +124,15 @@ class ArticleCache:
                         "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)",
                         (self._fingerprint,),
                     )
-                db.executemany("DELETE FROM files WHERE path = ?", ((_key(p),) for p in removed))
+                db.executemany(
+                    "DELETE FROM files WHERE path = ?",
+                    ((_key(path),) for path, stored in rows.items() if stored is None),
+                )
                 # In key order: SQLite then appends to its tree rather than inserting all over
                 # it (a cold start saves 100,000 rows).
                 db.executemany(
-                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    sorted(_row(path, stored) for path, stored in rows.items()),
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    sorted((_key(path), *stored) for path, stored in rows.items() if stored),
                 )
         except (sqlite3.Error, OSError, ValueError, OverflowError) as error:
             log.warning("cannot write cache %s: %s", self.path, error)
@@ -155,9 +154,9 @@ class ArticleCache:
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         db.execute(
-            "CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, size INTEGER,"
-            " mtime_ns INTEGER, ino INTEGER, published REAL, updated REAL, source TEXT,"
-            " warnings TEXT, reason TEXT) WITHOUT ROWID"
+            "CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, version INTEGER,"
+            " published REAL, updated REAL, source TEXT, warnings TEXT, reason TEXT)"
+            " WITHOUT ROWID"
         )
 
     def _discard(self) -> None:
@@ -182,13 +181,3 @@ def _key(path: str) -> bytes:
 
 def _path(key: bytes) -> str:
     return key.decode("utf-8", "surrogateescape")
-
-
-def _sqlite_int(n: int) -> int | str:
-    """SQLite integers are 64-bit; `st_mtime_ns` past 2262 is not (ext4 keeps times to 2446).
-    Stored as text it reads back as a REAL, never equal to the `stat`: the file is re-read."""
-    return n if -(2**63) <= n < 2**63 else str(n)
-
-
-def _row(path: str, stored: Stored) -> tuple[object, ...]:
-    return (_key(path), *map(_sqlite_int, stored.signature), *stored[1:])

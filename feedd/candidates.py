@@ -14,12 +14,13 @@ import re
 import stat
 from collections.abc import Iterator
 
-from feedd.reading import inside
+from feedd.reading import Signature, inside
 
 log = logging.getLogger(__name__)
 
-# A file's size, mtime (ns) and inode: what says it changed.
-Signature = tuple[int, int, int]
+# What an unsigned walk gives a file: no signature equals it, so the file is read (and the
+# reader's `fstat` signs it).
+UNSIGNED: Signature = (-1, -1, -1)
 # What the walk found at a path: a candidate file's signature, or why a folder cannot be listed.
 Found = Signature | str
 
@@ -41,9 +42,12 @@ class Candidates:
         self.root = root
         self._include = _any_of(include)
 
-    def walk(self, start: str) -> Iterator[tuple[str, Found]]:
+    def walk(self, start: str, *, signed: bool = True) -> Iterator[tuple[str, Found]]:
         """Candidate files under `start` (relative; "" for the root) with their signature,
-        and folders that cannot be listed with the reason."""
+        and folders that cannot be listed with the reason.
+
+        Unsigned, plain files get `UNSIGNED` instead of a `stat` each: for a first scan with
+        nothing cached, where every file is read anyway and the read signs it."""
         parts = start.split("/") if start else []
         if not all(self._candidate_name(part, is_dir=True) for part in parts[:-1]):
             return
@@ -73,9 +77,11 @@ class Candidates:
         ):
             key = (st.st_dev, st.st_ino)
             if key not in seen:
-                yield from self._walk_dir(start, seen | {key})
+                yield from self._walk_dir(start, seen | {key}, signed)
 
-    def _walk_dir(self, relative: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, Found]]:
+    def _walk_dir(
+        self, relative: str, seen: set[tuple[int, int]], signed: bool
+    ) -> Iterator[tuple[str, Found]]:
         # A stack, not recursion: a folder nested a few thousand deep must not end the walk.
         stack = [(relative, frozenset(seen))]
         while stack:
@@ -88,6 +94,10 @@ class Candidates:
                 continue
             for entry in entries:
                 path = f"{folder}/{entry.name}" if folder else entry.name
+                if not signed and entry.is_file(follow_symlinks=False):  # no stat: d_type says
+                    if self._candidate_name(entry.name, is_dir=False):
+                        yield path, UNSIGNED
+                    continue
                 try:
                     st = entry.stat()  # follows symlinks: their target decides
                 except OSError:

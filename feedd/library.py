@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import posixpath
@@ -27,7 +28,7 @@ import immutables
 from feedd import urls
 from feedd.article import Article, ArticleError, Head
 from feedd.cache import ArticleCache, Stored, cache_path
-from feedd.candidates import Candidates, Found, Signature
+from feedd.candidates import UNSIGNED, Candidates, Found, Signature
 from feedd.config import Settings
 from feedd.reading import (
     NotACandidate,
@@ -53,7 +54,6 @@ Key = tuple[datetime, datetime, str]  # an entry's sort key: published, updated,
 
 # Past this many files at once, the library is filled in bulk: sorted once, not file by file.
 _BULK = 256
-_SAVE_EVERY = 10_000
 _SCAN_SWITCH_INTERVAL = 0.005
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,9 @@ class Library:
         self._candidates = Candidates(self.root, settings.include)
         self._cache = cache
         self._cached: dict[str, Stored] | None = None  # loaded for the first scan only
-        self._unsaved: dict[str, Stored] = {}
-        self._removed: set[str] = set()
+        # Paths whose cache row is out of date: written from what the library holds when
+        # saved, so a cold start does not keep 100,000 rows besides its entries.
+        self._unsaved: set[str] = set()
         self.entries: dict[str, Entry] = {}
         self.pages: immutables.Map[str, Entry] = immutables.Map()
         self._pages_edit: immutables.MapMutation[str, Entry] | None = None
@@ -214,15 +215,17 @@ class Library:
                 # so a warm start overlaps the two instead of adding them.
                 loading = ThreadPoolExecutor(1, thread_name_prefix="feedd-cache")
                 cached = loading.submit(self._cache.load)
+            # With nothing to compare a `stat` with, reading a file signs it.
+            signed = bool(self._signatures) or (self._cache is not None and self._cache.exists())
             try:
-                found = dict(self._candidates.walk(""))
+                found = dict(self._candidates.walk("", signed=signed))
             finally:
                 if loading is not None:
                     loading.shutdown()
                     self._cached = cached.result()
             known = set(self.entries) | set(self.rejected)
             if self._cached:
-                self._removed.update(self._cached.keys() - found.keys())  # gone while away
+                self._unsaved.update(self._cached.keys() - found.keys())  # gone while away
             try:
                 return self._refresh(found, known, force=False, progress=progress)
             finally:
@@ -230,9 +233,28 @@ class Library:
 
     def save(self) -> None:
         """Write what changed since the last save to the cache (a no-op without one)."""
-        if self._cache is not None and (self._unsaved or self._removed):
-            self._cache.save(self._unsaved, self._removed)
-        self._unsaved, self._removed = {}, set()
+        if self._cache is not None and self._unsaved:
+            self._cache.save({path: self._stored(path) for path in self._unsaved})
+        self._unsaved = set()
+
+    def _stored(self, path: str) -> Stored | None:
+        """The cache row of `path` as the library has it (None: none to keep)."""
+        entry = self.entries.get(path)
+        if entry is not None:
+            warnings = self.warnings.get(path)
+            return Stored(
+                entry.version,
+                entry.published.timestamp(),
+                entry.updated.timestamp(),
+                entry.source,
+                json.dumps(warnings) if warnings else None,
+                None,
+            )
+        reason = self.rejected.get(path)
+        version = self._signatures.get(path)
+        if reason is None or version is None or transient(reason):
+            return None
+        return Stored(version, None, None, None, None, reason)
 
     def apply(self, paths: Iterable[str], *, whole: bool = False) -> Changes:
         """Re-read the given relative paths (files or folders) as they are now on disk.
@@ -283,14 +305,14 @@ class Library:
             if force or self._signatures.get(path) != hash(signature):
                 self._signatures[path] = hash(signature)
                 stored = cached.get(path) if cached else None
-                if stored is not None and stored.signature == signature and path not in known:
+                if stored is not None and stored.version == hash(signature) and path not in known:
                     restorable.append((path, stored))
                 else:
                     pending[path] = signature
         total = len(pending) + len(restorable)
         bulk = not whole and total > _BULK
         if not bulk:  # the fast path needs the bulk mode's page map
-            pending.update((path, stored.signature) for path, stored in restorable)
+            pending.update((path, found[path]) for path, _ in restorable)  # type: ignore[misc]
             restorable = []
         new_rejections: list[tuple[str, str]] = []
         with self._in_bulk(bulk):
@@ -303,11 +325,9 @@ class Library:
             if progress is not None and restorable:
                 progress(len(restorable), total)
             outcomes = self._outcomes(pending, found, force, whole)
-            for done, (path, result) in enumerate(outcomes, len(restorable) + 1):
+            for done, (path, version, result) in enumerate(outcomes, len(restorable) + 1):
                 if progress is not None and (done % 1000 == 0 or done == total):
                     progress(done, total)
-                if len(self._unsaved) >= _SAVE_EVERY:
-                    self.save()  # a cold start need not hold every file's head at once
                 before = self.entries.get(path), self.rejected.get(path)
                 if isinstance(result, Stored):
                     if bulk and before == (None, None):  # nothing known of it: the fast path
@@ -320,7 +340,7 @@ class Library:
                     result = result.head()
                 if before == (None, None):
                     self._track(path)
-                self._settle(path, result, bulk, hash(pending[path]))
+                self._settle(path, result, bulk, version)
                 after = self.entries.get(path), self.rejected.get(path)
                 if after == (None, None):
                     self._untrack(path)
@@ -366,39 +386,33 @@ class Library:
         found: dict[str, Found],
         force: bool,
         whole: bool,
-    ) -> Iterator[tuple[str, Outcome | Stored]]:
-        """What each pending path is now: from the cache when its signature still matches,
-        else read (in worker processes when there are many). Heads and rejections come as the
-        rows the cache keeps of them; articles read here whole, as they are."""
+    ) -> Iterator[tuple[str, int, Outcome | Stored]]:
+        """What each pending path is now, and its version (the hash of its signature): from
+        the cache when its signature still matches, else read (in worker processes when there
+        are many). Heads and rejections come as the rows the cache keeps of them; articles
+        read here whole, as they are."""
         to_read = []
         for path, signature in pending.items():
             if signature is None:
-                yield path, str(found[path])
+                yield path, 0, str(found[path])
                 continue
             stored = self._cached.get(path) if self._cached is not None and not force else None
-            if stored is not None and stored.signature == signature:
-                yield path, stored
+            if stored is not None and stored.version == hash(signature):
+                yield path, stored.version, stored
             else:
                 to_read.append(path)
-        for path, result in read_many(self.root, to_read, self.settings, whole=whole):
-            signature = pending[path]
+        for path, read, result in read_many(self.root, to_read, self.settings, whole=whole):
+            # What was read signs it: the walk's `stat` came before, if there was one.
+            signature = read if read is not None else pending[path]
+            self._unsaved.add(path)
             if isinstance(result, str) and transient(result):
                 self._signatures.pop(path, None)  # not signed: the next rescan tries again
-                self._removed.add(path)
-            elif result is None or signature is None:
-                self._removed.add(path)
-            elif isinstance(result, Article):
-                self._unsaved[path] = Stored.of(signature, _head(result))
-            else:
-                stored = (
-                    Stored.of(signature, result)
-                    if isinstance(result, str)
-                    else Stored(signature, *result, None)
-                )
-                self._unsaved[path] = stored
-                yield path, stored
-                continue
-            yield path, result
+            elif result is not None and signature is not None and signature != UNSIGNED:
+                # (UNSIGNED: refused unread, as too large; looked at again at the next rescan)
+                self._signatures[path] = hash(signature)
+                if isinstance(result, tuple):
+                    result = Stored(hash(signature), *result, None)
+            yield path, hash(signature), result
 
     def _restore(self, path: str, stored: Stored) -> str | None:
         """The fast path, in bulk mode, for a file nothing is known of yet: unchanged since the
@@ -407,7 +421,7 @@ class Library:
         self._track(path)
         page = urls.article_path(path)
         assert self._pages_edit is not None
-        version = hash(stored.signature)
+        version = stored.version
         if stored.reason is not None or page in self._pages_edit:
             self._settle(path, stored.head(), True, version)  # a rejection, or a page clash
             return self.rejected.get(path)
@@ -466,8 +480,7 @@ class Library:
 
     def _forget(self, path: str) -> set[str]:
         if self._signatures.pop(path, None) is not None:
-            self._removed.add(path)
-            self._unsaved.pop(path, None)
+            self._unsaved.add(path)
         self.rejected.pop(path, None)
         return {path} if self._unpublish(path) else set()
 

@@ -120,10 +120,10 @@ class Publisher:
                 )
                 if rescan:
                     next_rescan = self._next_rescan()
-                    library.save()
                 if current is not None and not changes:
                     if rescan:  # nothing to render, but /metrics counts the rescan
                         self.on_update(Update(current, frozenset(), (), True, None))
+                        library.save()
                     continue
                 read = time.monotonic()
                 current = renderer.site(library)
@@ -146,6 +146,8 @@ class Publisher:
                     )
                 )
                 _log(changes, library, rescan)
+                if rescan:  # published first: a cold start's 100,000 rows take seconds
+                    library.save()
             except Exception:
                 # A bug must not stop publishing: the last good site stays served.
                 log.exception("update failed; still serving the previous site")

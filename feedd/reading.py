@@ -36,6 +36,9 @@ def transient(reason: str) -> bool:
     return reason.startswith(("cannot read:", "cannot list folder:"))
 
 
+# A file's size, mtime (ns) and inode: what says it changed.
+Signature = tuple[int, int, int]
+
 # An article's head as a worker sends it back: its dates as UTC timestamps, its source and its
 # warnings as JSON. Plain floats and strings pickle several times faster than datetimes with a
 # ZoneInfo, and they are what the cache stores.
@@ -46,25 +49,17 @@ Packed = tuple[float, float, str | None, str | None]
 Outcome = Article | Packed | str | None
 
 
-def outcome(root: str, path: str, settings: Settings) -> Outcome:
-    try:
-        return read_article(root, path, settings)
-    except ArticleError as error:
-        return error.reason
-    except NotACandidate:
-        return None
-
-
 def read_many(
     root: str, paths: Sequence[str], settings: Settings, *, whole: bool = False
-) -> Iterator[tuple[str, Outcome]]:
-    """The outcome of each path; many paths are read by one worker process per core, which
-    send back heads, not whole articles (the text would cost more to send than to read again),
+) -> Iterator[tuple[str, Signature | None, Outcome]]:
+    """The outcome of each path, with the signature of the file that was read (None when
+    it could not be opened). Many paths are read by one worker process per core, which send
+    back heads, not whole articles (the text would cost more to send than to read again),
     unless `whole` articles are wanted."""
     workers = os.cpu_count() or 1
     if whole or len(paths) < _PARALLEL_FROM or workers < 2:
         for path in paths:
-            yield path, outcome(root, path, settings)
+            yield path, *_read(root, path, settings)
         return
     chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     done = 0
@@ -88,27 +83,35 @@ def read_many(
         sys.setswitchinterval(switch_interval)
 
 
-def _heads(root: str, paths: Sequence[str], settings: Settings) -> list[tuple[str, Outcome]]:
-    results: list[tuple[str, Outcome]] = []
+def _heads(
+    root: str, paths: Sequence[str], settings: Settings
+) -> list[tuple[str, Signature | None, Outcome]]:
     with _Folders(root) as folders:
-        for path in paths:
-            packed: Outcome
-            try:
-                raw, mtime = _read_bytes(root, path, settings.max_article_bytes, folders)
-                _check_name(path)
-                head = parse_head(raw, mtime=mtime, tz=settings.tz)
-                packed = (
-                    head.published.timestamp(),
-                    head.updated.timestamp(),
-                    head.source,
-                    json.dumps(head.warnings) if head.warnings else None,
-                )
-            except ArticleError as error:
-                packed = error.reason
-            except NotACandidate:
-                packed = None
-            results.append((path, packed))
-    return results
+        return [(path, *_read(root, path, settings, folders)) for path in paths]
+
+
+def _read(
+    root: str, path: str, settings: Settings, folders: _Folders | None = None
+) -> tuple[Signature | None, Outcome]:
+    """Read one file: whole here, its head only in a worker (with `folders`)."""
+    signature = None
+    try:
+        raw, st = _read_bytes(root, path, settings.max_article_bytes, folders)
+        signature = (st.st_size, st.st_mtime_ns, st.st_ino)
+        _check_name(path)
+        if folders is None:
+            return signature, parse(path, raw, mtime=st.st_mtime, tz=settings.tz)
+        head = parse_head(raw, mtime=st.st_mtime, tz=settings.tz)
+        return signature, (
+            head.published.timestamp(),
+            head.updated.timestamp(),
+            head.source,
+            json.dumps(head.warnings) if head.warnings else None,
+        )
+    except ArticleError as error:
+        return signature, error.reason
+    except NotACandidate:
+        return None, None
 
 
 class NotACandidate(Exception):
@@ -122,9 +125,9 @@ def read_article(root: str, path: str, settings: Settings) -> Article:
     is gone or is no file feedd may read (outside the folder, a FIFO, a device). Safe to call
     from any thread: it touches no library state.
     """
-    raw, mtime = _read_bytes(root, path, settings.max_article_bytes)
+    raw, st = _read_bytes(root, path, settings.max_article_bytes)
     _check_name(path)
-    return parse(path, raw, mtime=mtime, tz=settings.tz)
+    return parse(path, raw, mtime=st.st_mtime, tz=settings.tz)
 
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW
@@ -132,8 +135,9 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW
 
 def _read_bytes(
     root: str, path: str, limit: int, folders: _Folders | None = None
-) -> tuple[bytes, float]:
-    """Read at most `limit` + 1 bytes, never blocking on a FIFO or device."""
+) -> tuple[bytes, os.stat_result]:
+    """Read at most `limit` + 1 bytes, never blocking on a FIFO or device; and the file's
+    `fstat`."""
     try:
         fd = _open(root, path, folders)
     except OSError as error:
@@ -154,7 +158,7 @@ def _read_bytes(
         os.close(fd)
     if len(raw) > limit:
         raise ArticleError(f"larger than max_article_bytes (over {limit} bytes)")
-    return raw, st.st_mtime
+    return raw, st
 
 
 def _read_to_end(fd: int, size: int, limit: int) -> bytes:

@@ -169,9 +169,17 @@ def test_the_cache_lives_in_the_state_directory(tmp_path: Path) -> None:
     assert other != cache_path(settings, {"XDG_CACHE_HOME": "/c"}), "one file per folder"
 
 
-def _head(result: object) -> object:
-    """What a worker sent back for an article (plain values), as a head."""
-    return Stored((0, 0, 0), *result, None).head() if isinstance(result, tuple) else result
+def _outcomes(root: str, paths: list[str], settings: Settings) -> dict[str, object]:
+    """What read_many says of each path, with a worker's plain values and an article read here
+    alike as a head, and the signature of what was read."""
+    outcomes: dict[str, object] = {}
+    for path, signature, result in read_many(root, paths, settings):
+        if isinstance(result, tuple):
+            result = Stored((0, 0, 0), *result, None).head()
+        elif result is not None and not isinstance(result, str):
+            result = Head(result.published, result.updated, result.source, result.warnings)
+        outcomes[path] = (signature, result)
+    return outcomes
 
 
 def test_many_files_are_read_in_worker_processes_with_the_same_outcome(tmp_path: Path) -> None:
@@ -179,17 +187,13 @@ def test_many_files_are_read_in_worker_processes_with_the_same_outcome(tmp_path:
         (tmp_path / f"{i}.txt").write_text(article(f"Number {i}") if i % 7 else "")
     settings = Settings(seeds=tmp_path)
     paths = sorted(p.name for p in tmp_path.iterdir())
-    parallel = {path: _head(result) for path, result in read_many(str(tmp_path), paths, settings)}
+    parallel = _outcomes(str(tmp_path), paths, settings)
     assert len(parallel) == 2100
     for path in ("0.txt", "1.txt", "700.txt", "2099.txt"):
-        serial = dict(read_many(str(tmp_path), [path], settings))[path]
-        expected = (
-            serial
-            if isinstance(serial, str)
-            else Head(serial.published, serial.updated, serial.source, serial.warnings)  # type: ignore[union-attr]
-        )
-        assert parallel[path] == expected
-    assert sum(isinstance(result, str) for result in parallel.values()) == 300
+        assert parallel[path] == _outcomes(str(tmp_path), [path], settings)[path]
+        st = (tmp_path / path).stat()
+        assert parallel[path][0] == (st.st_size, st.st_mtime_ns, st.st_ino)  # type: ignore[index]
+    assert sum(isinstance(result, str) for _, result in parallel.values()) == 300  # type: ignore[misc]
 
 
 def test_worker_processes_treat_links_and_special_files_as_a_single_read_does(
@@ -212,19 +216,32 @@ def test_worker_processes_treat_links_and_special_files_as_a_single_read_does(
     special = ["many/in.txt", "many/out.txt", "linked/8.txt", "away/secret.txt", "many/fifo.txt"]
     settings = Settings(seeds=seeds)
     root = os.path.realpath(seeds)
-    paths = [f"many/{i}.txt" for i in range(2100)] + special
-    parallel = {path: _head(result) for path, result in read_many(root, paths, settings)}
+    parallel = _outcomes(root, [f"many/{i}.txt" for i in range(2100)] + special, settings)
     for path in special:
-        serial = dict(read_many(root, [path], settings))[path]
-        expected = (
-            Head(serial.published, serial.updated, serial.source, serial.warnings)  # type: ignore[union-attr]
-            if serial is not None
-            else None
-        )
-        assert parallel[path] == expected, path
-    assert parallel["many/out.txt"] is None and parallel["away/secret.txt"] is None
-    assert parallel["many/fifo.txt"] is None
-    assert isinstance(parallel["many/in.txt"], Head) and isinstance(parallel["linked/8.txt"], Head)
+        assert parallel[path] == _outcomes(root, [path], settings)[path], path
+    for path in ("many/out.txt", "away/secret.txt", "many/fifo.txt"):
+        assert parallel[path] == (None, None), path
+    for path in ("many/in.txt", "linked/8.txt"):
+        assert isinstance(parallel[path][1], Head), path  # type: ignore[index]
+
+
+@pytest.mark.parametrize("count", [3, 2100], ids=["read-here", "read-by-workers"])
+def test_a_first_scan_signs_files_as_a_stat_would(tmp_path: Path, count: int) -> None:
+    """With nothing cached, the first scan does not `stat` each file: reading it signs it. A
+    rescan must then find every file unchanged, or it would read the whole folder again."""
+    seeds = tmp_path / "seeds"
+    (seeds / "sub").mkdir(parents=True)
+    for i in range(count):
+        (seeds / "sub" / f"{i}.txt").write_text(article(f"Number {i}"))
+    first = library(seeds, tmp_path / "cache.sqlite3")
+    assert len(first.scan().changed) == count
+    # Same size, mtime and inode, another date: only a rescan that reads the file sees it.
+    target = seeds / "sub" / "1.txt"
+    st = target.stat()
+    target.write_text(article("Number 1", "2021-01-09"))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert not first.scan()
+    assert first.entries["sub/1.txt"].published.day == 2
 
 
 def test_a_modification_time_past_2262_is_cached_without_breaking_the_cache(
