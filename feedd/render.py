@@ -199,10 +199,11 @@ class Renderer:
         if cached is not None and cached.article == article:
             return cached
         settings = self.settings
+        atom, rss = feeds.entry_fragments(article, settings)
         return _Fragments(
             article,
-            feeds.atom_entry(article, settings),
-            feeds.rss_item(article, settings),
+            atom,
+            rss,
             feeds.json_item(article, settings),
             pages.index_item(article, settings),
         )

@@ -52,7 +52,9 @@ def make_resource(
     gzipped: bytes | None = None,
 ) -> Resource:
     """`gzipped` may be given when it was compressed elsewhere (in parallel, say)."""
-    digest = hashlib.blake2b(body, digest_size=12).hexdigest()
+    # SHA-256 runs in the CPU's SHA instructions here: a third of BLAKE2b's time, and every
+    # update hashes half a megabyte of documents before it can be served.
+    digest = hashlib.sha256(body).hexdigest()[:24]
     return Resource(
         body=body,
         gzipped=gzip_bytes(body) if gzipped is None else gzipped,
