@@ -18,10 +18,11 @@ import os
 import posixpath
 import sys
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import overload
 
 import immutables
 
@@ -122,6 +123,10 @@ class Library:
         # saves about 100 bytes a file; a collision would only skip one re-read at a rescan.
         self._signatures: dict[str, int] = {}
         self._order: list[Key] = []  # entry keys, oldest first
+        # A copy of the order sites keep for their archive, and the lowest index of the order
+        # changed since it was taken: below that index the copy still holds (see `archived`).
+        self._snapshot: tuple[Key, ...] = ()
+        self._changed_from = 0
         self._whole: dict[str, Article] = {}  # the newest articles, held for the feeds
         self._last_updated: datetime | None = None  # None: to be computed again
         self._under: dict[str, set[str]] = {}  # folder -> known paths anywhere below it
@@ -175,13 +180,18 @@ class Library:
             self._last_updated = max(entry.updated for entry in self.entries.values())
         return self._last_updated
 
-    def archived(self, before: Key | None) -> tuple[Key, ...]:
+    def archived(self, before: Key | None) -> Sequence[Key]:
         """The keys of the articles older than `before` (the oldest one the main feeds carry;
-        None: every article), oldest first: what the archive pages list (a copy; the site
-        keeps it while the library moves on)."""
-        if before is None:
-            return tuple(self._order)
-        return tuple(self._order[: bisect_left(self._order, before)])
+        None: every article), oldest first: what the archive pages list (unchanging: the site
+        keeps it while the library moves on).
+
+        A prefix of a copy of the order, copied again only when the order changed within that
+        prefix: a new article goes in at the top, so an update does not copy 100,000 keys."""
+        end = len(self._order) if before is None else bisect_left(self._order, before)
+        if self._changed_from < end:
+            self._snapshot = tuple(self._order)
+            self._changed_from = len(self._order)
+        return OrderPrefix(self._snapshot, end)
 
     def newest_of(self, source: str) -> tuple[Entry, ...]:
         """The entries of the `max_entries` newest articles from `source`, newest first."""
@@ -373,6 +383,7 @@ class Library:
             self.pages = self._pages_edit.finish()
             self._pages_edit = None
             self._order.sort()
+            self._changed_from = 0
             for keys in self._by_source.values():
                 keys.sort()
             self._last_updated = None
@@ -492,7 +503,9 @@ class Library:
         if at < len(self._order) and self._order[at] == entry.key:
             del self._order[at]
         else:  # the order is being filled in bulk and is not sorted yet
+            at = 0
             self._order.remove(entry.key)
+        self._changed_from = min(self._changed_from, at)
         if entry.source is not None:
             self._unlist_source(entry)
         if entry.updated == self._last_updated:
@@ -530,7 +543,9 @@ class Library:
         if bulk:  # sorted once at the end; the newest are read whole when asked for
             self._order.append(entry.key)
             return
-        insort(self._order, entry.key)
+        at = bisect_left(self._order, entry.key)
+        self._order.insert(at, entry.key)
+        self._changed_from = min(self._changed_from, at)
         if self._last_updated is not None and entry.updated > self._last_updated:
             self._last_updated = entry.updated
         count = self.settings.max_entries
@@ -554,6 +569,34 @@ class Library:
     def is_candidate_path(self, path: str) -> bool:
         """Whether a relative path could name an article (for filtering watch events)."""
         return self._candidates.is_candidate_path(path)
+
+
+class OrderPrefix(Sequence[Key]):
+    """The first `length` keys of a copy of the order, as a sequence (bisection, slices)."""
+
+    __slots__ = ("_keys", "_length")
+
+    def __init__(self, keys: tuple[Key, ...], length: int) -> None:
+        self._keys = keys
+        self._length = length
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> Key: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Key, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Key | tuple[Key, ...]:
+        if isinstance(index, slice):
+            return self._keys[slice(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError("key index out of range")
+        return self._keys[index]
 
 
 @contextlib.contextmanager

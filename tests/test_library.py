@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import corpus
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedd.config import load_settings
-from feedd.library import Library, display_path
+from feedd.library import Key, Library, display_path
 
 ARTICLE = "date 2021-02-03 Wire\n{title}\n\nBody of {title}.\n"
 
@@ -485,4 +488,43 @@ def test_sources_and_archive_follow_every_change(tmp_path: Path, count: int) -> 
     for path in list(lib.entries):
         (seeds / path).unlink()
     lib.scan()
-    assert lib.newest_of("TASS") == () and lib.archived(None) == ()
+    assert lib.newest_of("TASS") == () and tuple(lib.archived(None)) == ()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["add", "delete"]), st.integers(0, 40), st.integers(1, 28)),
+        max_size=25,
+    )
+)
+def test_an_archive_snapshot_holds_while_the_library_moves_on(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[str, int, int]]
+) -> None:
+    """`archived` hands out a prefix of a shared copy of the order, copied again only when the
+    order changed below the prefix's end: every prefix handed out must keep its keys, and each
+    new one must list exactly the keys below its bound."""
+    seeds = tmp_path_factory.mktemp("seeds")
+    for i in range(10):
+        write(seeds, f"a{i}.txt", f" date 2021-01-{1 + i:02} Wire\nA{i}\n\nB.\n")
+    lib = library(seeds, max_entries=3)
+    lib.scan()
+    handed: list[tuple[Sequence[Key], tuple[Key, ...]]] = []
+    for action, number, day in steps:
+        path = seeds / f"a{number}.txt"
+        if action == "add":
+            write(seeds, path.name, f" date 2021-01-{day:02} Wire\nA{number}\n\nB.\n")
+        elif path.exists():
+            path.unlink()
+        lib.apply([path.name])
+        keys = sorted(entry.key for entry in lib.entries.values())
+        for before in (None, *keys[-3:]):
+            archived = lib.archived(before)
+            expected = tuple(key for key in keys if before is None or key < before)
+            assert tuple(archived) == expected
+            assert tuple(archived[1:]) == expected[1:] and list(archived)[::-1] == [
+                archived[-1 - i] for i in range(len(expected))
+            ]
+            handed.append((archived, expected))
+        for archived, expected in handed:
+            assert tuple(archived) == expected
