@@ -400,8 +400,8 @@ class Library:
     ) -> Iterator[tuple[str, int, Outcome | Stored]]:
         """What each pending path is now, and its version (the hash of its signature): from
         the cache when its signature still matches, else read (in worker processes when there
-        are many). Heads and rejections come as the rows the cache keeps of them; articles
-        read here whole, as they are."""
+        are many). Cache hits and the heads workers send come as rows (`Stored`); articles
+        read here whole, and rejections, as they are."""
         to_read = []
         for path, signature in pending.items():
             if signature is None:

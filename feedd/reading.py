@@ -87,19 +87,24 @@ def _heads(
     root: str, paths: Sequence[str], settings: Settings
 ) -> list[tuple[str, Signature | None, Outcome]]:
     with _Folders(root) as folders:
-        return [(path, *_read(root, path, settings, folders)) for path in paths]
+        return [(path, *_read(root, path, settings, folders, head_only=True)) for path in paths]
 
 
 def _read(
-    root: str, path: str, settings: Settings, folders: _Folders | None = None
+    root: str,
+    path: str,
+    settings: Settings,
+    folders: _Folders | None = None,
+    *,
+    head_only: bool = False,
 ) -> tuple[Signature | None, Outcome]:
-    """Read one file: whole here, its head only in a worker (with `folders`)."""
+    """Read one file, and sign it with its `fstat`."""
     signature = None
     try:
         raw, st = _read_bytes(root, path, settings.max_article_bytes, folders)
         signature = (st.st_size, st.st_mtime_ns, st.st_ino)
         _check_name(path)
-        if folders is None:
+        if not head_only:
             return signature, parse(path, raw, mtime=st.st_mtime, tz=settings.tz)
         head = parse_head(raw, mtime=st.st_mtime, tz=settings.tz)
         return signature, (
