@@ -185,6 +185,22 @@ async def test_unknown_paths_and_traversal_never_reach_the_disk(client: TestClie
         assert b"root:" not in body and b"__version__" not in body, path
 
 
+async def test_a_document_is_found_however_its_path_is_encoded(client: TestClient) -> None:
+    # The server looks documents up by the path as decoded; %2F and %25 decode too.
+    page = await (await client.get("/articles/sub/b%20c.html")).read()
+    for path in (
+        "/articles/sub%2Fb%20c.html",
+        "/articles/sub%2fb%20c.htm%6C",
+        "/%61rticles/sub/b%20c.html",
+    ):
+        status, body = await raw_request(client, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert status == 200, path
+        assert body.endswith(page), path
+    feed = await (await client.get("/feed.atom")).read()
+    status, body = await raw_request(client, b"GET /feed%2Eatom HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 200 and body.endswith(feed)
+
+
 async def test_healthz_and_metrics(client: TestClient) -> None:
     health = await (await client.get("/healthz")).json()
     assert health == {
