@@ -1,6 +1,7 @@
 """Serving: feedd's requests/s and p99 against the aiohttp floor and nginx, measured in one run.
 
     python tests/bench/bench_serving.py [--duration 10] [--rounds 1] [--burst 10000] [--help]
+    python tests/bench/bench_serving.py --cases abc --duration 5   # the serving cases only
 
 Needs wrk and nginx (Debian: `apt-get install -y wrk nginx`; without nginx its column is
 skipped). Takes about 2.5 minutes with the defaults. Everything listens on 127.0.0.1; the
@@ -473,7 +474,14 @@ def main() -> int:
         help="run each case this many times, keeping the round least disturbed by other load",
     )
     parser.add_argument("--no-nginx", action="store_true")
+    parser.add_argument(
+        "--cases",
+        default="abcde",
+        help="which of (a) to (e) to run, as letters: `--cases abc` for the serving cases only",
+    )
     args = parser.parse_args()
+    if not args.cases or set(args.cases) - set("abcde"):
+        parser.error("--cases takes letters from a to e")
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
         return 2
@@ -540,10 +548,14 @@ def main() -> int:
         floor.wait_listening()
         poll(lambda: fetch(floor.port).status == 200, 10, "the floor server")
 
-        print(f"(e) idle CPU over {args.idle:g} s ...", flush=True)
-        time.sleep(1)  # let both settle after startup and the requests above
-        feedd_idle, floor_idle = idle_cpu([feedd, floor], args.idle)
-        print(f"  feedd {feedd_idle:.2f}%  aiohttp floor {floor_idle:.2f}% of a core", flush=True)
+        feedd_idle = floor_idle = None
+        if "e" in args.cases:
+            print(f"(e) idle CPU over {args.idle:g} s ...", flush=True)
+            time.sleep(1)  # let both settle after startup and the requests above
+            feedd_idle, floor_idle = idle_cpu([feedd, floor], args.idle)
+            print(
+                f"  feedd {feedd_idle:.2f}%  aiohttp floor {floor_idle:.2f}% of a core", flush=True
+            )
 
         servers = [feedd, floor]
         if use_nginx:
@@ -556,6 +568,9 @@ def main() -> int:
             ("(b) gzip", lambda _server: {"Accept-Encoding": "gzip"}, 200, "gzip"),
             ("(c) 304", lambda server: {"If-None-Match": etags[server.name]}, 304, None),
         ]
+        # (d) compares with the idle p99 of (a): it runs (a) too.
+        wanted = set(args.cases) | ({"a"} if "d" in args.cases else set())
+        cases = [case for case in cases if case[0][1] in wanted]
         # Each server must answer each case as feedd does before it is timed.
         for label, headers, status, encoding in cases:
             body = b"" if status == 304 else plain.body if encoding is None else packed.body
@@ -589,33 +604,38 @@ def main() -> int:
                     calmest = disturbance
                     results.update({(label, name): run for name, run in runs.items()})
 
-        print(
-            f"(d) {args.burst} files landing {min(2, args.burst_duration / 5):g} s into "
-            f"a {args.burst_duration:g} s wrk run ...",
-            flush=True,
-        )
-        floor_burst = burst(floor, servers, scratch, args.burst, args.burst_duration, None)
-        report_run("(d) burst", floor.name + "*", floor_burst.result)
-        total = args.articles + args.burst
-        feedd_burst = burst(
-            feedd,
-            servers,
-            seeds,
-            args.burst,
-            args.burst_duration,
-            lambda: articles_published(port) == total,
-        )
-        report_run("(d) burst", feedd.name, feedd_burst.result)
-        ingest = feedd_burst.published
-        published = f"{ingest:.1f} s" if ingest is not None else "never (waited 120 s)"
-        print(
-            f"  * the floor does not watch: the same renames, into another folder\n"
-            f"  feedd: renamed in {feedd_burst.landed:.2f} s, all {total} articles served "
-            f"{published} after the first rename",
-            flush=True,
-        )
-        if ingest is not None and ingest > args.burst_duration * 0.8:
-            print("  note: publishing outlasted the wrk run; raise --burst-duration to cover it")
+        feedd_burst = floor_burst = None
+        published = ""
+        if "d" in args.cases:
+            print(
+                f"(d) {args.burst} files landing {min(2, args.burst_duration / 5):g} s into "
+                f"a {args.burst_duration:g} s wrk run ...",
+                flush=True,
+            )
+            floor_burst = burst(floor, servers, scratch, args.burst, args.burst_duration, None)
+            report_run("(d) burst", floor.name + "*", floor_burst.result)
+            total = args.articles + args.burst
+            feedd_burst = burst(
+                feedd,
+                servers,
+                seeds,
+                args.burst,
+                args.burst_duration,
+                lambda: articles_published(port) == total,
+            )
+            report_run("(d) burst", feedd.name, feedd_burst.result)
+            ingest = feedd_burst.published
+            published = f"{ingest:.1f} s" if ingest is not None else "never (waited 120 s)"
+            print(
+                f"  * the floor does not watch: the same renames, into another folder\n"
+                f"  feedd: renamed in {feedd_burst.landed:.2f} s, all {total} articles served "
+                f"{published} after the first rename",
+                flush=True,
+            )
+            if ingest is not None and ingest > args.burst_duration * 0.8:
+                print(
+                    "  note: publishing outlasted the wrk run; raise --burst-duration to cover it"
+                )
 
     # --- the tables, in Markdown ---
     names = [server.name for server in servers]
@@ -648,21 +668,26 @@ def main() -> int:
         cpu = f"{f.cpu_us:.0f} / {b.cpu_us:.0f} ({ratio(b.cpu_us, f.cpu_us)})"
         print(row + f" {p99s} | {cpu} | {others:.0f}% |")
 
-    idle_p99 = {name: results["(a) full feed", name].p99_ms for name in names}
-    f, b = feedd_burst.result, floor_burst.result
+    if feedd_burst is None and feedd_idle is None:
+        print(f"\nwhole run: {time.monotonic() - started:.0f} s")
+        return 0
     print("\n| measure | feedd | floor | target |")
     print("|---|---:|---:|---|")
-    print(
-        f"| (d) p99 while {args.burst} files land, ms | {ms(f.p99_ms)} = "
-        f"**{ratio(f.p99_ms, idle_p99['feedd'])}** idle (a) | {ms(b.p99_ms)} = "
-        f"{ratio(b.p99_ms, idle_p99['aiohttp floor'])} idle | feedd <= 2x its idle p99 |"
-    )
-    print(f"| (d) req/s during the burst run | {f.rps:.0f} | {b.rps:.0f} | |")
-    print(f"| (d) burst fully published after | {published} | (not watching) | |")
-    print(
-        f"| (e) idle CPU over {args.idle:g} s, % of a core | **{feedd_idle:.2f}%** | "
-        f"{floor_idle:.2f}% | feedd < 1% |"
-    )
+    if feedd_burst is not None and floor_burst is not None:
+        idle_p99 = {name: results["(a) full feed", name].p99_ms for name in names}
+        f, b = feedd_burst.result, floor_burst.result
+        print(
+            f"| (d) p99 while {args.burst} files land, ms | {ms(f.p99_ms)} = "
+            f"**{ratio(f.p99_ms, idle_p99['feedd'])}** idle (a) | {ms(b.p99_ms)} = "
+            f"{ratio(b.p99_ms, idle_p99['aiohttp floor'])} idle | feedd <= 2x its idle p99 |"
+        )
+        print(f"| (d) req/s during the burst run | {f.rps:.0f} | {b.rps:.0f} | |")
+        print(f"| (d) burst fully published after | {published} | (not watching) | |")
+    if feedd_idle is not None and floor_idle is not None:
+        print(
+            f"| (e) idle CPU over {args.idle:g} s, % of a core | **{feedd_idle:.2f}%** | "
+            f"{floor_idle:.2f}% | feedd < 1% |"
+        )
     print(f"\nwhole run: {time.monotonic() - started:.0f} s")
     return 0
 
