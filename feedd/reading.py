@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import re
 import stat
-import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 # Below this many files, starting worker processes costs more than it saves.
 _PARALLEL_FROM = 2000
 _CHUNK = 500
-_BULK_SWITCH_INTERVAL = 0.005  # Python's default
 
 
 def transient(reason: str) -> bool:
@@ -63,10 +61,6 @@ def read_many(
         return
     chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     done = 0
-    # The pool's result thread and the caller pass the GIL back and forth for every chunk; at
-    # the daemon's short switch interval that handing over doubled a cold scan's time.
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(max(switch_interval, _BULK_SWITCH_INTERVAL))
     try:
         # forkserver: the caller may run threads (the watcher), which fork would copy half-done.
         context = multiprocessing.get_context("forkserver")
@@ -79,8 +73,6 @@ def read_many(
         log.warning("worker processes failed (%s); reading the rest here", error or "killed")
         for chunk in chunks[done:]:
             yield from _heads(root, chunk, settings)
-    finally:
-        sys.setswitchinterval(switch_interval)
 
 
 def _heads(
