@@ -162,22 +162,31 @@ def rss(articles: Sequence[Article], settings: Settings, head: FeedHead = MAIN_R
 
 def atom_entry(article: Article, settings: Settings) -> bytes:
     """The `<entry>` of `article`, as feedgen serializes it inside a feed."""
-    return entry_fragments(article, settings)[0]
+    return _atom_entry(_entry_generator(article, settings))
 
 
 def rss_item(article: Article, settings: Settings) -> bytes:
     """The `<item>` of `article`, as feedgen serializes it inside a channel."""
-    return entry_fragments(article, settings)[1]
+    return _rss_item(_entry_generator(article, settings))
 
 
 def entry_fragments(article: Article, settings: Settings) -> tuple[bytes, bytes]:
     """`atom_entry` and `rss_item` from one generator: an entry does not depend on the feed
     around it, and building a generator was half the cost of a new article's fragments."""
-    fg = _generator([article], settings, MAIN_ATOM, article.updated)
-    return (
-        _between(fg.atom_str(pretty=True), b"  <entry>", b"  </entry>\n"),
-        _between(fg.rss_str(pretty=True), b"    <item>", b"    </item>\n"),
-    )
+    fg = _entry_generator(article, settings)
+    return _atom_entry(fg), _rss_item(fg)
+
+
+def _entry_generator(article: Article, settings: Settings) -> feedgen.feed.FeedGenerator:
+    return _generator([article], settings, MAIN_ATOM, article.updated)
+
+
+def _atom_entry(fg: feedgen.feed.FeedGenerator) -> bytes:
+    return _between(fg.atom_str(pretty=True), b"  <entry>", b"  </entry>\n")
+
+
+def _rss_item(fg: feedgen.feed.FeedGenerator) -> bytes:
+    return _between(fg.rss_str(pretty=True), b"    <item>", b"    </item>\n")
 
 
 def atom_document(
