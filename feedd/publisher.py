@@ -13,7 +13,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from feedd.config import Settings
@@ -89,19 +88,17 @@ class Publisher:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        compressor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="feedd-gzip")
         try:
             library = open_library(self.settings, os.environ)
         except Exception:
             log.exception("cannot open the article cache; going on without it")
             library = Library(self.settings)
-        renderer = Renderer(self.settings, compressor)
+        renderer = Renderer(self.settings)
         current: Site | None = None
         next_rescan = self._next_rescan()
         while True:
             batch = self._wait(next_rescan)
             if any(isinstance(request, _Stop) for request in batch):
-                compressor.shutdown()
                 library.save()
                 return
             try:
@@ -110,7 +107,7 @@ class Publisher:
                     self.settings = reloads[-1].settings
                     library.save()
                     library, current = open_library(self.settings, os.environ), None
-                    renderer = Renderer(self.settings, compressor, renderer.served)
+                    renderer = Renderer(self.settings, renderer.served)
                 rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
                 started = time.monotonic()
                 paths = _union(batch)

@@ -11,7 +11,6 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +20,7 @@ from markupsafe import Markup
 from feedd import feeds, opml, pages, site, urls
 from feedd.archive import Archive
 from feedd.article import Article
+from feedd.compression import SegmentedGzip
 from feedd.config import Settings
 from feedd.feeds import FeedHead
 from feedd.library import Entry, Library
@@ -45,13 +45,12 @@ class Renderer:
     def __init__(
         self,
         settings: Settings,
-        compressor: Executor | None = None,
         served: dict[str, Resource] | None = None,
     ) -> None:
-        """`compressor`, when given, gzips the documents side by side (zlib lets go of the GIL);
-        `served` is what an earlier renderer served, so Last-Modified goes on moving forward."""
+        """`served` is what an earlier renderer served, so Last-Modified goes on moving
+        forward."""
         self.settings = settings
-        self._compressor = compressor
+        self._gzip = SegmentedGzip(site.GZIP_LEVEL)
         self._fragments: dict[str, _Fragments] = {}
         self._last: tuple[object, dict[str, Resource], int] | None = None
         self.carried = 0  # how many of the newest articles every main feed carried (last render)
@@ -151,23 +150,22 @@ class Renderer:
             ),
             urls.OPML: (opml.opml_document(sources, updated, settings), site.OPML),
         }
+        # Where each document is cut for compression: at its entries.
+        cuts: dict[str, list[bytes]] = {urls.INDEX: [f.index.encode() for f in fragments]}
         counts = []
         for path, (kind, parts, document) in feed_kinds.items():
             assemble = functools.partial(_assemble, parts, document)
             separator = 1 if path == urls.JSON else 0
             body, count = _fit(parts, assemble, settings.max_feed_bytes, separator)
             bodies[path] = body, kind
+            cuts[path] = parts
             counts.append(count)
         self.carried = min(counts)
-        plain = [body for body, _ in bodies.values()]
-        compressed = (
-            self._compressor.map(site.gzip_bytes, plain)
-            if self._compressor
-            else map(site.gzip_bytes, plain)
-        )
         documents = {
-            path: make_resource(body, kind, updated, gzipped)
-            for (path, (body, kind)), gzipped in zip(bodies.items(), compressed, strict=True)
+            path: make_resource(
+                body, kind, updated, self._gzip.compress(path, body, cuts.get(path, ()))
+            )
+            for path, (body, kind) in bodies.items()
         }
         documents = {path: self._advanced(path, resource) for path, resource in documents.items()}
         self._last = key, documents, self.carried

@@ -22,7 +22,7 @@ HTML = "text/html; charset=utf-8"
 OPML = "text/x-opml; charset=utf-8"  # what readers and browsers know OPML by
 
 # Level 6 is within a few percent of 9 in size on feeds, at a third of the time.
-_GZIP_LEVEL = 6
+GZIP_LEVEL = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ def http_date(when: datetime) -> str:
 
 def gzip_bytes(body: bytes) -> bytes:
     """Deterministic gzip (no timestamp in the header), so equal bodies give equal bytes."""
-    return gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0)
+    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 @dataclass(frozen=True, slots=True)
