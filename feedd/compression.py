@@ -28,7 +28,7 @@ _MOST_SEGMENTS = 8
 _FINAL_BLOCK = zlib.compressobj(wbits=-zlib.MAX_WBITS).flush()  # an empty last block
 
 
-_Context = tuple[bytes, ...]  # a segment, then (nearest first) the segments its window covers
+_Context = tuple[bytes, ...]  # a segment, after the segments its window covers
 
 
 class SegmentedGzip:
@@ -51,21 +51,21 @@ class SegmentedGzip:
         before = self._last.get(name, {})
         used: dict[_Context, bytes] = {}
         segments = _segments(body, parts)
+        lengths = [len(segment) for segment in segments]
         deflated = [_header(self._level)]
+        first = covered = 0  # segments[first:index] are the window's, `covered` bytes long
         for index, segment in enumerate(segments):
-            context = [segment]
-            covered = 0
-            while covered < _WINDOW and index > 0 and len(context) <= _MOST_SEGMENTS:
-                index -= 1
-                context.append(segments[index])
-                covered += len(segments[index])
-            key = tuple(context)
-            chunk = before.get(key) or used.get(key)
+            while index - first > _MOST_SEGMENTS or covered - lengths[first] >= _WINDOW:
+                covered -= lengths[first]
+                first += 1
+            context = tuple(segments[first : index + 1])
+            chunk = before.get(context) or used.get(context)
             if chunk is None:
-                window = b"".join(reversed(context[1:]))[-_WINDOW:]
+                window = b"".join(segments[first:index])[-_WINDOW:]
                 chunk = _deflate(segment, window, self._level)
-            used[key] = chunk
+            used[context] = chunk
             deflated.append(chunk)
+            covered += lengths[index]
         deflated.append(_FINAL_BLOCK)
         deflated.append(struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF))
         self._last[name] = used
