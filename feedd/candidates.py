@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from feedd.reading import Signature, inside
 
@@ -78,6 +78,48 @@ class Candidates:
             key = (st.st_dev, st.st_ino)
             if key not in seen:
                 yield from self._walk_dir(start, seen | {key}, signed)
+
+    def walk_paths(self, paths: Iterable[str]) -> Iterator[tuple[str, Found]]:
+        """What `walk` finds under each of `paths`, checking the folders above them once per
+        folder: after a burst of thousands of files, a `stat` each rather than a resolution
+        of each file's whole path."""
+        by_folder: dict[str, list[str]] = {}
+        for path in paths:
+            folder, _, name = path.rpartition("/")
+            by_folder.setdefault(folder, []).append(name)
+        for folder, names in by_folder.items():
+            checked = self._checked_folder(folder)
+            for name in names:
+                path = f"{folder}/{name}" if folder else name
+                if checked:
+                    try:
+                        st = os.lstat(os.path.join(self.root, path))
+                    except OSError:
+                        continue  # gone: as `walk` finds nothing there
+                    # A plain file in a folder inside the root is inside it too.
+                    if stat.S_ISREG(st.st_mode):
+                        if self._candidate_name(name, is_dir=False):
+                            yield path, (st.st_size, st.st_mtime_ns, st.st_ino)
+                        continue
+                yield from self.walk(path)  # folders, links, and anything under a doubt
+
+    def _checked_folder(self, folder: str) -> bool:
+        """Whether `folder` passes what `walk` checks above a file in it: candidate names, no
+        link back up the tree, its real path inside the root."""
+        parts = folder.split("/") if folder else []
+        if not all(self._candidate_name(part, is_dir=True) for part in parts):
+            return False
+        seen: set[tuple[int, int]] = set()
+        for depth in range(len(parts) + 1):
+            try:
+                above = os.stat(os.path.join(self.root, *parts[:depth]))
+            except OSError:
+                return False
+            key = (above.st_dev, above.st_ino)
+            if key in seen or not stat.S_ISDIR(above.st_mode):
+                return False
+            seen.add(key)
+        return inside(self.root, os.path.realpath(os.path.join(self.root, folder)))
 
     def _walk_dir(
         self, relative: str, seen: set[tuple[int, int]], signed: bool

@@ -272,9 +272,9 @@ class Library:
         """Re-read the given relative paths (files or folders) as they are now on disk.
 
         `whole`: read here, one by one, keeping the newest articles whole (for `newest`)."""
-        found: dict[str, Found] = {}
         known: set[str] = set()
-        for path in {posixpath.normpath("/" + p).strip("/") for p in paths}:
+        wanted = {posixpath.normpath("/" + p).strip("/") for p in paths}
+        for path in wanted:
             if not path:
                 everything = set(self.entries) | set(self.rejected)
                 return self._refresh(
@@ -283,7 +283,7 @@ class Library:
             if path in self.entries or path in self.rejected:
                 known.add(path)
             known.update(self._under.get(path, ()))
-            found.update(self._candidates.walk(path))
+        found = dict(self._candidates.walk_paths(wanted))
         return self._refresh(found, known, force=True, whole=whole)
 
     def _refresh(

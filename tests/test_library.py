@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feedd.candidates import Candidates
 from feedd.config import load_settings
 from feedd.library import Key, Library, display_path
 
@@ -384,6 +385,36 @@ def test_apply_on_a_folder_with_a_symlink_back_to_an_ancestor(hostile: corpus.Co
     assert not lib.apply(["a/b/up"])
     assert not lib.apply(["a/b/up/crlf.txt"])
     assert lib.articles == before
+
+
+def test_a_batch_of_paths_finds_what_each_path_finds_alone(
+    hostile: corpus.Corpus, tmp_path: Path
+) -> None:
+    """`walk_paths` checks each folder once for a batch (a burst of files); it must find
+    exactly what `walk` finds path by path, links in and out, loops, FIFOs and all."""
+    root = hostile.root
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write(outside, "o.txt", article("outside"))
+    write(root, "sub/plain.txt", article("plain"))
+    (root / "sub" / "out.txt").symlink_to(outside / "o.txt")
+    (root / "sub" / "in.txt").symlink_to(root / "sub" / "plain.txt")
+    (root / "linked").symlink_to(outside)
+    (root / "sub" / "loop").symlink_to(root / "sub")
+    paths = {
+        os.path.relpath(os.path.join(folder, name), root)
+        for folder, folders, files in os.walk(root)
+        for name in folders + files
+    }
+    paths |= {"missing.txt", "sub/missing.txt", "linked/o.txt", "sub/loop/plain.txt"}
+    paths |= {"a/b/up/crlf.txt", "nowhere/x.txt", "sub/plain.txt/x.txt"}
+    candidates = Candidates(os.path.realpath(root), ("*.txt",))
+    one_by_one = {}
+    for path in paths:
+        one_by_one.update(candidates.walk(path))
+    assert dict(candidates.walk_paths(paths)) == one_by_one
+    assert "sub/plain.txt" in one_by_one and "sub/in.txt" in one_by_one
+    assert not {"sub/out.txt", "linked/o.txt", "sub/loop/plain.txt"} & one_by_one.keys()
 
 
 def test_unlistable_folder_is_reported_not_silently_dropped(tmp_path: Path) -> None:
