@@ -196,9 +196,14 @@ def _identity(path: str) -> tuple[int, int] | None:
 
 def relative_paths(root: str, paths: Iterable[str]) -> set[str]:
     """Paths relative to `root` with `/` separators ("" for the root itself); others dropped."""
+    prefix = os.path.join(root, "")
     relative = set()
     for path in paths:
-        rel = os.path.relpath(path, root)
+        # What watchfiles reports is the root joined with names: cut the root off, and leave
+        # only anything unusual (`.` or `..` parts, another root) to `relpath`, 20 times slower.
+        rel = path[len(prefix) :] if path.startswith(prefix) else None
+        if rel is None or "/." in f"/{rel}" or "//" in f"/{rel}/" or os.sep != "/":
+            rel = os.path.relpath(path, root)
         if rel == ".":
             relative.add("")
         elif rel != ".." and not rel.startswith(".." + os.sep):
