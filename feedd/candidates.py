@@ -167,3 +167,8 @@ class Candidates:
         return all(self._candidate_name(p, is_dir=True) for p in parts[:-1]) and (
             self._candidate_name(parts[-1], is_dir=True)
         )
+
+
+def walk_everything(root: str, include: tuple[str, ...]) -> list[tuple[str, Found]]:
+    """`Candidates(root, include).walk("")`, whole: for a walk in another process."""
+    return list(Candidates(root, include).walk(""))

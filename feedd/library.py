@@ -19,7 +19,7 @@ import posixpath
 import sys
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import overload
@@ -29,7 +29,7 @@ import immutables
 from feedd import urls
 from feedd.article import Article, ArticleError, Head
 from feedd.cache import ArticleCache, Stored, cache_path
-from feedd.candidates import UNSIGNED, Candidates, Found, Signature
+from feedd.candidates import UNSIGNED, Candidates, Found, Signature, walk_everything
 from feedd.config import Settings
 from feedd.reading import (
     NotACandidate,
@@ -38,6 +38,7 @@ from feedd.reading import (
     read_article,
     read_many,
     transient,
+    worker_pool,
 )
 
 __all__ = [
@@ -110,7 +111,6 @@ class Library:
         self.root = os.path.realpath(settings.seeds)
         self._candidates = Candidates(self.root, settings.include)
         self._cache = cache
-        self._cached: dict[str, Stored] | None = None  # loaded for the first scan only
         # Paths whose cache row is out of date: written from what the library holds when
         # saved, so a cold start does not keep 100,000 rows besides its entries.
         self._unsaved: set[str] = set()
@@ -221,27 +221,50 @@ class Library:
         # The first scan may take the GIL in long slices: nothing is served yet (requests
         # are answered 503). Later ones share it finely with the loop serving readers.
         with _long_slices(first=not self._signatures):
-            loading = None
-            if self._cache is not None and not self._signatures:
-                # Read the cache while walking: SQLite and `stat` both let go of the GIL,
-                # so a warm start overlaps the two instead of adding them.
-                loading = ThreadPoolExecutor(1, thread_name_prefix="feedd-cache")
-                cached = loading.submit(self._cache.load)
-            # With nothing to compare a `stat` with, reading a file signs it.
-            signed = bool(self._signatures) or (self._cache is not None and self._cache.exists())
-            try:
-                found = dict(self._candidates.walk("", signed=signed))
-            finally:
-                if loading is not None:
-                    loading.shutdown()
-                    self._cached = cached.result()
+            nothing_known = not (self._signatures or self.entries or self.rejected)
+            if nothing_known and self._cache is not None and self._cache.exists():
+                return self._warm_start(self._cache, progress)
+            # A first scan with nothing cached reads every file, and reading a file signs it.
+            found = dict(self._candidates.walk("", signed=bool(self._signatures)))
             known = set(self.entries) | set(self.rejected)
-            if self._cached:
-                self._unsaved.update(self._cached.keys() - found.keys())  # gone while away
+            return self._refresh(found, known, force=False, progress=progress)
+
+    def _warm_start(self, cache: ArticleCache, progress: Progress | None) -> Changes:
+        """The first scan with a cache: publish what it holds, then check it against the
+        folder like any later rescan. Another process walks the folder meanwhile: the walk (a
+        `stat` a file) and making 100,000 entries each take about a second of the GIL, and
+        now take it side by side rather than one after the other."""
+        with worker_pool(1) as pool:
+            walking = pool.submit(walk_everything, self.root, self.settings.include)
+            restored = self._restore_all(cache.load())
             try:
-                return self._refresh(found, known, force=False, progress=progress)
-            finally:
-                self._cached = None
+                found = dict(walking.result())
+            except (BrokenProcessPool, OSError) as error:
+                log.warning("the walk in another process failed (%s); walking here", error)
+                found = dict(self._candidates.walk(""))
+        checked = self._refresh(found, set(self.entries) | set(self.rejected), False, progress)
+        # A rejection the cache held is reported only if it still stands.
+        rejections = {*restored.new_rejections, *checked.new_rejections}
+        return Changes(
+            restored.changed | checked.changed,
+            tuple(sorted(r for r in rejections if self.rejected.get(r[0]) == r[1])),
+            checked.cleared,
+            checked.relisted,
+        )
+
+    def _restore_all(self, cached: Mapping[str, Stored]) -> Changes:
+        """Every cached row made an entry (or a rejection), as if each file were unchanged."""
+        changed: set[str] = set()
+        rejections: list[tuple[str, str]] = []
+        with self._in_bulk(True):
+            for path, stored in cached.items():
+                self._signatures[path] = stored.version
+                rejection = self._restore(path, stored)
+                if rejection is None:
+                    changed.add(path)
+                else:
+                    rejections.append((path, rejection))
+        return Changes(frozenset(changed), tuple(rejections))
 
     def save(self) -> None:
         """Write what changed since the last save to the cache (a no-op without one)."""
@@ -308,36 +331,19 @@ class Library:
             changed.update(self._forget(path))
             self._untrack(path)
         pending: dict[str, Signature | None] = {}
-        restorable: list[tuple[str, Stored]] = []
-        cached = self._cached if not force else None
         for path, signature in found.items():
             if isinstance(signature, str):  # a folder that cannot be listed
                 pending[path] = None
                 continue
             if force or self._signatures.get(path) != hash(signature):
                 self._signatures[path] = hash(signature)
-                stored = cached.get(path) if cached else None
-                if stored is not None and stored.version == hash(signature) and path not in known:
-                    restorable.append((path, stored))
-                else:
-                    pending[path] = signature
-        total = len(pending) + len(restorable)
+                pending[path] = signature
+        total = len(pending)
         bulk = not whole and total > _BULK
-        if not bulk:  # the fast path needs the bulk mode's page map
-            pending.update((path, found[path]) for path, _ in restorable)  # type: ignore[misc]
-            restorable = []
         new_rejections: list[tuple[str, str]] = []
         with self._in_bulk(bulk):
-            for path, stored in restorable:
-                rejection = self._restore(path, stored)
-                if rejection is None:
-                    changed.add(path)
-                else:
-                    new_rejections.append((path, rejection))
-            if progress is not None and restorable:
-                progress(len(restorable), total)
-            outcomes = self._outcomes(pending, found, force, whole)
-            for done, (path, version, result) in enumerate(outcomes, len(restorable) + 1):
+            outcomes = self._outcomes(pending, found, whole)
+            for done, (path, version, result) in enumerate(outcomes, 1):
                 if progress is not None and (done % 1000 == 0 or done == total):
                     progress(done, total)
                 before = self.entries.get(path), self.rejected.get(path)
@@ -397,21 +403,15 @@ class Library:
         self,
         pending: dict[str, Signature | None],
         found: dict[str, Found],
-        force: bool,
         whole: bool,
     ) -> Iterator[tuple[str, int, Outcome | Stored]]:
-        """What each pending path is now, and its version (the hash of its signature): from
-        the cache when its signature still matches, else read (in worker processes when there
-        are many). Cache hits and the heads workers send come as rows (`Stored`); articles
-        read here whole, and rejections, as they are."""
+        """What each pending path is now, and its version (the hash of its signature), read
+        (in worker processes when there are many). The heads workers send come as rows
+        (`Stored`); articles read here whole, and rejections, as they are."""
         to_read = []
         for path, signature in pending.items():
             if signature is None:
                 yield path, 0, str(found[path])
-                continue
-            stored = self._cached.get(path) if self._cached is not None and not force else None
-            if stored is not None and stored.version == hash(signature):
-                yield path, stored.version, stored
             else:
                 to_read.append(path)
         for path, read, result in read_many(self.root, to_read, self.settings, whole=whole):
@@ -428,8 +428,8 @@ class Library:
             yield path, hash(signature), result
 
     def _restore(self, path: str, stored: Stored) -> str | None:
-        """The fast path, in bulk mode, for a file nothing is known of yet: unchanged since the
-        cache stored it, or read by a worker. Less bookkeeping than `_settle`, and no heads
+        """The fast path, in bulk mode, for a file nothing is known of yet: as the cache stored
+        it (a warm start), or read by a worker. Less bookkeeping than `_settle`, and no heads
         or datetimes made and thrown away. Returns why the file is rejected, if it is."""
         self._track(path)
         page = urls.article_path(path)

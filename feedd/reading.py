@@ -62,10 +62,7 @@ def read_many(
     chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     done = 0
     try:
-        # forkserver: the caller may run threads (the watcher), which fork would copy half-done.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["feedd.reading"])
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with worker_pool(workers) as pool:
             for results in pool.map(_heads, [root] * len(chunks), chunks, [settings] * len(chunks)):
                 yield from results
                 done += 1
@@ -73,6 +70,16 @@ def read_many(
         log.warning("worker processes failed (%s); reading the rest here", error or "killed")
         for chunk in chunks[done:]:
             yield from _heads(root, chunk, settings)
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """Worker processes, started from a fork server: the caller may run threads (the
+    watcher), which a plain fork would copy half-done."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["feedd.reading"])
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        yield pool
 
 
 def _heads(

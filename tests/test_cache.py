@@ -106,6 +106,45 @@ def test_changed_and_deleted_files_are_read_again_and_forgotten(
     assert set(ArticleCache(cache_file, second.settings).load()) == {"a.txt", "broken.txt"}
 
 
+def test_what_changed_while_away_ends_as_a_cold_scan_of_the_folder_would(
+    seeds: Path, tmp_path: Path
+) -> None:
+    """A warm start publishes the cache, then checks it against the folder: every change made
+    while feedd was stopped must come out as a cold scan sees it, and only rejections that
+    still stand are reported."""
+    cache_file = tmp_path / "cache.sqlite3"
+    (seeds / "gone-bad.txt").write_text("\n")
+    (seeds / "still-bad.txt").write_text("\n")
+    first = library(seeds, cache_file)
+    first.scan()
+    first.save()
+    assert set(first.rejected) == {"broken.txt", "gone-bad.txt", "still-bad.txt"}
+    (seeds / "broken.txt").write_text(article("Fixed"))
+    (seeds / "gone-bad.txt").unlink()
+    (seeds / "new-bad.txt").write_text("\n")
+    (seeds / "a.txt").write_text(article("Alpha, edited", "2021-01-07"))
+    (seeds / "sub" / "b.txt").unlink()
+    (seeds / "sub" / "c.txt").write_text(article("Charlie"))
+
+    warm = library(seeds, cache_file)
+    changes = warm.scan()
+    cold = library(seeds, tmp_path / "other.sqlite3")
+    cold_changes = cold.scan()
+    assert warm.entries == cold.entries
+    assert warm.rejected == cold.rejected == {
+        "new-bad.txt": "only whitespace",
+        "still-bad.txt": "only whitespace",
+    }
+    assert changes.new_rejections == cold_changes.new_rejections
+    assert set(warm.entries) <= changes.changed
+    assert {"sub/b.txt", "gone-bad.txt"} <= changes.changed | changes.cleared
+    warm.save()
+    assert set(ArticleCache(cache_file, warm.settings).load()) == set(warm.entries) | {
+        "new-bad.txt",
+        "still-bad.txt",
+    }
+
+
 def test_a_setting_that_changes_parsing_discards_the_cache(seeds: Path, tmp_path: Path) -> None:
     cache_file = tmp_path / "cache.sqlite3"
     first = library(seeds, cache_file)
