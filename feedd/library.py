@@ -234,14 +234,23 @@ class Library:
         folder like any later rescan. Another process walks the folder meanwhile: the walk (a
         `stat` a file) and making 100,000 entries each take about a second of the GIL, and
         now take it side by side rather than one after the other."""
-        with worker_pool(1) as pool:
-            walking = pool.submit(walk_everything, self.root, self.settings.include)
+        found: dict[str, Found] | None = None
+        with contextlib.ExitStack() as stack:
+            walking = None
+            if (os.cpu_count() or 1) > 1:  # else a process only adds its start
+                try:
+                    pool = stack.enter_context(worker_pool(1))
+                    walking = pool.submit(walk_everything, self.root, self.settings.include)
+                except OSError as error:
+                    log.warning("cannot start a process to walk the folder: %s", error)
             restored = self._restore_all(cache.load())
-            try:
-                found = dict(walking.result())
-            except (BrokenProcessPool, OSError) as error:
-                log.warning("the walk in another process failed (%s); walking here", error)
-                found = dict(self._candidates.walk(""))
+            if walking is not None:
+                try:
+                    found = dict(walking.result())
+                except (BrokenProcessPool, OSError) as error:
+                    log.warning("the walk in another process failed (%s); walking here", error)
+        if found is None:
+            found = dict(self._candidates.walk(""))
         checked = self._refresh(found, set(self.entries) | set(self.rejected), False, progress)
         # A rejection the cache held is reported only if it still stands.
         rejections = {*restored.new_rejections, *checked.new_rejections}

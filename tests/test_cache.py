@@ -106,12 +106,14 @@ def test_changed_and_deleted_files_are_read_again_and_forgotten(
     assert set(ArticleCache(cache_file, second.settings).load()) == {"a.txt", "broken.txt"}
 
 
+@pytest.mark.parametrize("cores", [1, 2], ids=["walk-here", "walk-in-a-worker"])
 def test_what_changed_while_away_ends_as_a_cold_scan_of_the_folder_would(
-    seeds: Path, tmp_path: Path
+    seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int
 ) -> None:
-    """A warm start publishes the cache, then checks it against the folder: every change made
-    while feedd was stopped must come out as a cold scan sees it, and only rejections that
-    still stand are reported."""
+    """A warm start publishes the cache, then checks it against the folder (walked by another
+    process, or here on one core): every change made while feedd was stopped must come out as
+    a cold scan sees it, and only rejections that still stand are reported."""
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
     cache_file = tmp_path / "cache.sqlite3"
     (seeds / "gone-bad.txt").write_text("\n")
     (seeds / "still-bad.txt").write_text("\n")
