@@ -9,6 +9,7 @@ import random
 import zlib
 from pathlib import Path
 
+from corpus import REAL_SEED, article_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,6 @@ from feedd.compression import SegmentedGzip
 from feedd.config import Settings
 from feedd.library import Library
 from feedd.render import Renderer
-from tests.corpus import REAL_SEED, article_text
 
 WORDS = REAL_SEED.read_text().split()
 
@@ -59,7 +59,7 @@ def test_any_cut_gives_the_body_and_reuse_changes_no_byte(
         assert compressed == SegmentedGzip(6).compress("/doc", body, parts)
 
 
-def test_a_window_larger_than_deflates_default_is_not_needed() -> None:
+def test_segments_longer_than_the_window() -> None:
     """Segments far longer than the window, and windows from several segments."""
     parts = [shuffled_text(seed, 3000).encode() for seed in range(4)] + [b"x" * 20_000]
     body = b"<head>" + b"".join(parts) + b"</tail>"
