@@ -49,19 +49,10 @@ class Candidates:
         Unsigned, plain files get `UNSIGNED` instead of a `stat` each: for a first scan with
         nothing cached, where every file is read anyway and the read signs it."""
         parts = start.split("/") if start else []
-        if not all(self._candidate_name(part, is_dir=True) for part in parts[:-1]):
-            return
         # The folders above `start`, so a symlink back to one of them is skipped, as in a scan.
-        seen: set[tuple[int, int]] = set()
-        for depth in range(len(parts)):
-            try:
-                above = os.stat(os.path.join(self.root, *parts[:depth]))
-            except OSError:
-                return
-            key = (above.st_dev, above.st_ino)
-            if key in seen:  # under a symlink back up the tree: a scan never goes there
-                return
-            seen.add(key)
+        seen = self._folders_above("/".join(parts[:-1])) if parts else set()
+        if seen is None:
+            return
         full = os.path.join(self.root, start)
         try:
             st = os.stat(full)
@@ -106,20 +97,28 @@ class Candidates:
     def _checked_folder(self, folder: str) -> bool:
         """Whether `folder` passes what `walk` checks above a file in it: candidate names, no
         link back up the tree, its real path inside the root."""
+        return self._folders_above(folder) is not None and inside(
+            self.root, os.path.realpath(os.path.join(self.root, folder))
+        )
+
+    def _folders_above(self, folder: str) -> set[tuple[int, int]] | None:
+        """The (device, inode) of the root, `folder` and each folder between; None when one
+        of them has no candidate name, cannot be reached, is no folder, or is a link back up
+        the tree (a scan never goes there)."""
         parts = folder.split("/") if folder else []
         if not all(self._candidate_name(part, is_dir=True) for part in parts):
-            return False
+            return None
         seen: set[tuple[int, int]] = set()
         for depth in range(len(parts) + 1):
             try:
                 above = os.stat(os.path.join(self.root, *parts[:depth]))
             except OSError:
-                return False
+                return None
             key = (above.st_dev, above.st_ino)
             if key in seen or not stat.S_ISDIR(above.st_mode):
-                return False
+                return None
             seen.add(key)
-        return inside(self.root, os.path.realpath(os.path.join(self.root, folder)))
+        return seen
 
     def _walk_dir(
         self, relative: str, seen: set[tuple[int, int]], signed: bool
