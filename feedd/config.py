@@ -59,7 +59,7 @@ class Settings:
     )
     rescan_interval: float = _setting(300.0, "seconds between safety-net full rescans (0: never)")
     debounce_ms: int = _setting(
-        4, "quiet milliseconds that end a batch of file events (lower: faster, busier when idle)"
+        4, "milliseconds between the watcher's looks while a burst lasts (or without inotify)"
     )
     cache: bool = _setting(
         True, "keep what each file parsed to, so a restart costs a stat per file"

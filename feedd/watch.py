@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable, Iterable
 
 import watchfiles
+from watchfiles._rust_notify import RustNotify
+
+from feedd.doorbell import Doorbell
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +25,10 @@ log = logging.getLogger(__name__)
 _MAX_BATCH_MS = 100
 _RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 _STOP_CHECK_MS = 500
+_POLL_MS = 250  # when inotify cannot be had
+# How long a ring waits for watchfiles to have the change: it reads its own inotify descriptor,
+# so it may learn of an event a moment after the bell (a ring it already reported ends here).
+_RING_TIMEOUT_MS = 20
 
 
 class FolderWatcher:
@@ -80,59 +87,90 @@ class FolderWatcher:
 
     def _watch(self, polling: bool) -> None:
         """Watch until stopped, or until the root itself goes away (its watch dies with it)."""
-        changes_iterator = watchfiles.watch(
-            self.root,
-            watch_filter=None,
-            debounce=_MAX_BATCH_MS,
-            step=self._step_ms,
-            # No stop_event: watchfiles would call into Python at every step to ask it, a
-            # quarter of the watcher's idle cost. The loop below checks it at each timeout.
-            stop_event=None,
-            rust_timeout=_STOP_CHECK_MS,
-            yield_on_timeout=True,
-            raise_interrupt=False,
-            force_polling=polling,
-            poll_delay_ms=250,
-            ignore_permission_denied=True,
-        )
-        identity = _identity(self.root)
-        in_place = False
-        for changes in changes_iterator:
-            if self._stop.is_set():
-                return
-            if not in_place:
-                # watchfiles sets its watches up at the first step, not before: only now is
-                # a rescan sure to see everything written while there was no watch.
-                in_place = True
-                if not polling:
-                    _check_watches(self.root)
-                self._on_rescan()
-            if self._restart.is_set():
-                self._restart.clear()
-                log.info("setting the watches on %s up again", self.root)
-                return
-            seen_at = time.monotonic()
-            if _identity(self.root) != identity:
-                log.warning("%s was removed or replaced; restarting the watcher", self.root)
-                self._on_rescan()
-                return
-            paths = relative_paths(self.root, (path for _, path in changes))
-            if "" in paths:
-                self._on_rescan()  # an event on the root itself says nothing precise
-            wanted = {path for path in paths if path and self._is_candidate(path)}
-            if wanted:
-                self._on_paths(wanted, seen_at)
-            # A folder that came in past the watch limit is skipped as silently as at the
-            # start; and notify loses the watch of a folder renamed into one it is still
-            # walking. Count again (a walk, but only when a folder arrives); if short, set
-            # every watch up afresh: only a shortfall then is the limit.
-            folder_came = any(
-                change == watchfiles.Change.added and os.path.isdir(path)
-                for change, path in changes
+        with RustNotify([self.root], False, polling, _POLL_MS, True, True) as notify:
+            identity = _identity(self.root)
+            if not polling:
+                _check_watches(self.root)
+            bell = None if polling else Doorbell.open(self.root)
+            how = (
+                f"polling every {_POLL_MS} ms"
+                if polling
+                else "inotify"
+                if bell is not None and bell.complete
+                else f"inotify, looked at every {self._step_ms} ms"
             )
-            if not polling and folder_came and _shortfall(self.root) is not None:
-                log.info("a folder is not watched; setting the watches up again")
-                return
+            log.info("watching %s for changes (%s)", self.root, how)
+            try:
+                # The watches are in place: a rescan now sees everything written before them.
+                self._on_rescan()
+                busy = False
+                while not self._stop.is_set():
+                    looked = time.monotonic()
+                    changes = self._changes(notify, bell, busy)
+                    busy = time.monotonic() - looked >= _MAX_BATCH_MS / 1000
+                    if self._follow(changes, identity, polling, bell):
+                        return
+            finally:
+                if bell is not None:
+                    bell.close()
+
+    def _changes(
+        self, notify: RustNotify, bell: Doorbell | None, busy: bool
+    ) -> set[tuple[int, str]]:
+        """The next batch of changes, or an empty one after half a second of quiet.
+
+        A batch ends once a step passes with no new change (or after `_MAX_BATCH_MS`). Without
+        a doorbell that is all watchfiles' polling; with one, it is asked only when the bell
+        rings, and looks a millisecond later rather than a step. Not while a burst lasts
+        (`busy`: the last batch was cut at `_MAX_BATCH_MS`): each look takes the GIL, which the
+        event loop then waits for."""
+        if bell is None or not bell.complete:
+            changes = notify.watch(_MAX_BATCH_MS, self._step_ms, _STOP_CHECK_MS, None)
+        elif bell.wait(_STOP_CHECK_MS / 1000):
+            bell.drain()
+            step = self._step_ms if busy else 1
+            changes = notify.watch(_MAX_BATCH_MS, step, _RING_TIMEOUT_MS, None)
+        else:  # quiet for half a second: look anyway, for whatever the bell cannot see
+            changes = notify.watch(_MAX_BATCH_MS, 1, 1, None)
+        return set() if isinstance(changes, str) else changes  # "timeout"
+
+    def _follow(
+        self,
+        changes: set[tuple[int, str]],
+        identity: tuple[int, int] | None,
+        polling: bool,
+        bell: Doorbell | None,
+    ) -> bool:
+        """Hand `changes` on; True when the watches must be set up again."""
+        if self._restart.is_set():
+            self._restart.clear()
+            log.info("setting the watches on %s up again", self.root)
+            return True
+        if not changes:
+            return False
+        seen_at = time.monotonic()
+        if _identity(self.root) != identity:
+            log.warning("%s was removed or replaced; restarting the watcher", self.root)
+            self._on_rescan()
+            return True
+        paths = relative_paths(self.root, (path for _, path in changes))
+        if "" in paths:
+            self._on_rescan()  # an event on the root itself says nothing precise
+        wanted = {path for path in paths if path and self._is_candidate(path)}
+        if wanted:
+            self._on_paths(wanted, seen_at)
+        # A folder that came in past the watch limit is skipped as silently as at the start;
+        # and notify loses the watch of a folder renamed into one it is still walking. Count
+        # again (a walk, but only when a folder arrives); if short, set every watch up afresh:
+        # only a shortfall then is the limit.
+        folder_came = any(
+            change == watchfiles.Change.added and os.path.isdir(path) for change, path in changes
+        )
+        ignore = None if bell is None else bell.fileno()
+        if not polling and folder_came and _shortfall(self.root, ignore) is not None:
+            log.info("a folder is not watched; setting the watches up again")
+            return True
+        return False
 
 
 def _is_limit(error: Exception) -> bool:
@@ -154,11 +192,12 @@ def _check_watches(root: str) -> None:
         raise OSError(errno.ENOSPC, f"watching {held} of {folders} folders: inotify watch limit")
 
 
-def _shortfall(root: str) -> tuple[int, int] | None:
-    """(watches held, folders) when fewer folders are watched than can be, else None.
-    (Folders created while this counts are watched a moment later: a shortfall must last.)"""
+def _shortfall(root: str, ignore: int | None = None) -> tuple[int, int] | None:
+    """(watches held, folders) when fewer folders are watched than can be, else None; the
+    watches of descriptor `ignore` (the doorbell's) not counted. (Folders created while this
+    counts are watched a moment later: a shortfall must last.)"""
     for attempt in range(3):
-        held = _inotify_watches()
+        held = _inotify_watches(ignore)
         if held is None:
             return None  # not Linux, or no /proc: nothing to compare with
         folders = sum(1 for _ in os.walk(root))  # the readable ones, as inotify can watch
@@ -168,14 +207,16 @@ def _shortfall(root: str) -> tuple[int, int] | None:
     return held, folders
 
 
-def _inotify_watches() -> int | None:
-    """How many inotify watches this process holds (from /proc/self/fdinfo)."""
+def _inotify_watches(ignore: int | None = None) -> int | None:
+    """How many inotify watches this process holds (from /proc/self/fdinfo), but for `ignore`."""
     try:
         fds = os.listdir("/proc/self/fd")
     except OSError:
         return None
     held = 0
     for fd in fds:
+        if fd == str(ignore):
+            continue
         try:
             if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:inotify":
                 continue

@@ -83,10 +83,6 @@ def updates(daemon: Daemon) -> int:
     return _counter(daemon, "feedd_updates_total")
 
 
-def rescans(daemon: Daemon) -> int:
-    return _counter(daemon, "feedd_rescans_total")
-
-
 def _counter(daemon: Daemon, name: str) -> int:
     metrics = daemon.get("/metrics").body.decode()
     return int(re.search(rf"^{name} (\d+)$", metrics, re.M).group(1))  # type: ignore[union-attr]
@@ -297,6 +293,15 @@ def test_inotify_instance_limit_falls_back_to_polling(seeds: Path) -> None:
         wait_for(lambda: has(daemon, "Charlie"), _SOON, "polling")
 
 
+def test_no_inotify_instance_left_for_the_doorbell(seeds: Path) -> None:
+    """watchfiles took the only instance: the watcher asks it every step instead of waiting
+    for the doorbell, and changes still come."""
+    with serving(seeds, prefix=inotify_limits(watches=100, instances=1)) as daemon:
+        wait_for(lambda: daemon.logged(r"for changes \(inotify, looked at every 4 ms\)"))
+        (seeds / "c.txt").write_text(article("Charlie"))
+        wait_for(lambda: has(daemon, "Charlie"), _SOON, "the watcher asking watchfiles")
+
+
 def test_inotify_watch_limit_is_reported_and_polled(seeds: Path) -> None:
     with serving(seeds, prefix=inotify_limits(watches=0, instances=100)) as daemon:
         (seeds / "c.txt").write_text(article("Charlie"))
@@ -306,8 +311,8 @@ def test_inotify_watch_limit_is_reported_and_polled(seeds: Path) -> None:
 
 def test_folder_created_past_the_watch_limit_is_still_followed(seeds: Path, tmp_path: Path) -> None:
     with serving(seeds, prefix=inotify_limits(watches=1, instances=100)) as daemon:
-        # The watch is in place (and its watches counted) once it has asked for its rescan.
-        wait_for(lambda: rescans(daemon) >= 2, what="the watch in place")
+        # The watch is in place, and its watches counted, once it says it is watching.
+        wait_for(lambda: daemon.logged("for changes"), what="the watch in place")
         (tmp_path / "new").mkdir()
         (tmp_path / "new" / "c.txt").write_text(article("Charlie"))
         (tmp_path / "new").rename(seeds / "new")
@@ -319,26 +324,31 @@ def test_folder_created_past_the_watch_limit_is_still_followed(seeds: Path, tmp_
 def test_watcher_raising_is_restarted_and_rescans(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The watchfiles iterator raising once it is running (as it does with 'error in
-    underlying watcher: ...'): the real FolderWatcher logs it, restarts the watch and rescans."""
-    real_watch = watchfiles.watch
+    """watchfiles raising once it is running (as it does with 'error in underlying watcher:
+    ...'): the real FolderWatcher logs it, restarts the watch and rescans."""
+    real_notify = watch.RustNotify
     started = 0
 
-    def failing_once(*args: object, **kwargs: object) -> Iterator[set[tuple[object, str]]]:
-        nonlocal started
-        started += 1
-        changes = real_watch(*args, **kwargs)  # type: ignore[arg-type]
-        try:
-            yield next(changes)  # the watch is in place
+    class FailingOnce:
+        def __init__(self, *args: object) -> None:
+            nonlocal started
+            started += 1
+            self._notify = real_notify(*args)
+
+        def __enter__(self) -> FailingOnce:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._notify.close()
+
+        def watch(self, *args: object) -> object:
             if started == 1:
                 raise watchfiles._rust_notify.WatchfilesRustInternalError(
                     "error in underlying watcher: simulated"
                 )
-            yield from changes
-        finally:
-            changes.close()
+            return self._notify.watch(*args)
 
-    monkeypatch.setattr(watchfiles, "watch", failing_once)
+    monkeypatch.setattr(watch, "RustNotify", FailingOnce)
     rescans: list[int] = []
     seen: set[str] = set()
     watcher = watch.FolderWatcher(

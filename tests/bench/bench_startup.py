@@ -53,7 +53,7 @@ def serve_until_published(folder: Path, count: int, env: dict[str, str]) -> tupl
     """Seconds from launch until every article is published, and the resident set (kB) then
     and after serving the feeds and 1,000 pages."""
     started = time.perf_counter()
-    process, port = start_daemon(folder, env)
+    process, port, _ = start_daemon(folder, env)
     try:
         while True:
             try:

@@ -1,0 +1,116 @@
+"""The doorbell rings for every change notify reports, in folders that came after it too, and
+its watches are not mistaken for the watcher's when those are counted."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from feedd.doorbell import Doorbell
+from feedd.watch import _inotify_watches
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "root" / "old").mkdir(parents=True)
+    (tmp_path / "root" / "old" / "a.txt").write_text("a")
+    (tmp_path / "outside" / "tree" / "below").mkdir(parents=True)
+    return tmp_path / "root"
+
+
+@pytest.fixture
+def bell(root: Path) -> Iterator[Doorbell]:
+    bell = Doorbell.open(str(root))
+    if bell is None:
+        pytest.skip("no inotify here")
+    yield bell
+    bell.close()
+
+
+def rings_for(bell: Doorbell, change: Callable[[], object]) -> bool:
+    """Whether `change` rings a bell that was quiet before it (what is pending is taken)."""
+    while bell.wait(0.05):
+        bell.drain()
+    change()
+    if not bell.wait(5):
+        return False
+    bell.drain()
+    return True
+
+
+def append(path: Path, text: str) -> None:
+    with path.open("a") as file:
+        file.write(text)
+
+
+def test_quiet_while_nothing_changes(root: Path, bell: Doorbell) -> None:
+    (root / "old" / "a.txt").read_text()  # reading is no change
+    assert not bell.wait(0.2)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda root: (root / "new.txt").write_text("new"),
+        lambda root: (root / "old" / "a.txt").write_text("rewritten"),
+        lambda root: append(root / "old" / "a.txt", "appended"),
+        lambda root: os.utime(root / "old" / "a.txt", (0, 0)),
+        lambda root: (root / "old" / "a.txt").chmod(0o600),
+        lambda root: (root / "old" / "a.txt").rename(root / "old" / "b.txt"),
+        lambda root: (root / "old" / "a.txt").rename(root / "a.txt"),
+        lambda root: (root / "old" / "a.txt").rename(root.parent / "gone.txt"),
+        lambda root: (root / "old" / "a.txt").unlink(),
+        lambda root: (root / "old").rename(root / "renamed"),
+    ],
+    ids=[
+        "created",
+        "rewritten",
+        "appended",
+        "touched",
+        "chmod",
+        "renamed",
+        "moved up",
+        "moved out",
+        "deleted",
+        "folder renamed",
+    ],
+)
+def test_rings_for_every_kind_of_change(
+    root: Path, bell: Doorbell, change: Callable[[Path], object]
+) -> None:
+    assert rings_for(bell, lambda: change(root))
+
+
+def test_folders_that_come_later_are_watched(root: Path, bell: Doorbell) -> None:
+    assert rings_for(bell, lambda: (root / "new").mkdir())
+    assert rings_for(bell, lambda: (root / "new" / "a.txt").write_text("a"))
+    # A tree moved in brings folders of its own.
+    assert rings_for(bell, lambda: (root.parent / "outside" / "tree").rename(root / "tree"))
+    assert rings_for(bell, lambda: (root / "tree" / "below" / "b.txt").write_text("b"))
+    # A folder moved within the tree is followed at its new place, and so is what it gets.
+    assert rings_for(bell, lambda: (root / "tree").rename(root / "old" / "moved"))
+    assert rings_for(bell, lambda: (root / "old" / "moved" / "below" / "deeper").mkdir())
+    assert rings_for(bell, lambda: (root / "old" / "moved" / "below" / "deeper" / "c").touch())
+
+
+def test_a_deleted_folder_is_forgotten(root: Path, bell: Doorbell) -> None:
+    (root / "old" / "a.txt").unlink()
+    assert rings_for(bell, lambda: (root / "old").rmdir())
+    assert rings_for(bell, lambda: (root / "old").mkdir())  # the same path, a new folder
+    assert rings_for(bell, lambda: (root / "old" / "a.txt").write_text("a"))
+
+
+def test_its_watches_are_not_counted_as_the_watchers(root: Path) -> None:
+    before = _inotify_watches()
+    if before is None:
+        pytest.skip("no /proc here")
+    bell = Doorbell.open(str(root))
+    assert bell is not None
+    try:
+        assert _inotify_watches() == before + 2  # the root and old/
+        assert _inotify_watches(ignore=bell.fileno()) == before
+    finally:
+        bell.close()
