@@ -17,6 +17,7 @@ import logging
 import os
 import select
 import struct
+from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class Doorbell:
     `complete` turns False when a folder could not be watched for lack of inotify watches: the
     bell would stay silent for it, so the watcher goes back to polling."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, folders: Iterable[str]) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         self._add_watch = libc.inotify_add_watch
         self._add_watch.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32)
@@ -50,14 +51,15 @@ class Doorbell:
         self._root = os.fsencode(root)
         self.complete = True
         self._folders: dict[int, bytes] = {}  # watch descriptor -> folder
-        self._watch_tree(self._root)
+        for folder in folders:
+            self._watch(os.fsencode(folder))
 
     @classmethod
-    def open(cls, root: str) -> Doorbell | None:
-        """A doorbell on `root`, or None where inotify cannot be had (not Linux, no instances
-        left): the watcher then polls, as it always could."""
+    def open(cls, root: str, folders: Iterable[str]) -> Doorbell | None:
+        """A doorbell on `folders` (`root` and those below it), or None where inotify cannot
+        be had (not Linux, no instance left): the watcher then polls, as it always could."""
         try:
-            return cls(root)
+            return cls(root, folders)
         except (OSError, AttributeError) as error:
             log.debug("no inotify doorbell for %s (%s); polling", root, error)
             return None
@@ -95,12 +97,18 @@ class Doorbell:
         """Watch `top` and the folders below it (a folder moved in brings its own; one moved
         within the tree keeps its watch, which is mapped to its new path)."""
         for folder, _, _ in os.walk(top):
-            # The root may be a link to where the articles are; nothing below it is followed.
-            flags = _MASK | _IN_ONLYDIR | (0 if folder == self._root else _IN_DONTFOLLOW)
-            wd = self._add_watch(self._fd, folder, flags)
-            if wd >= 0:
-                self._folders[wd] = folder
-            elif ctypes.get_errno() == errno.ENOSPC:
-                log.debug("no inotify watch left for %s; polling", os.fsdecode(folder))
-                self.complete = False
+            if not self._watch(folder):
                 return
+
+    def _watch(self, folder: bytes) -> bool:
+        """Watch `folder`; False once inotify has no watch left."""
+        # The root may be a link to where the articles are; nothing below it is followed.
+        flags = _MASK | _IN_ONLYDIR | (0 if folder == self._root else _IN_DONTFOLLOW)
+        wd = self._add_watch(self._fd, folder, flags)
+        if wd >= 0:
+            self._folders[wd] = folder
+        elif ctypes.get_errno() == errno.ENOSPC:
+            log.debug("no inotify watch left for %s; polling", os.fsdecode(folder))
+            self.complete = False
+            return False
+        return True

@@ -86,37 +86,89 @@ class FolderWatcher:
                 self._stop.wait(_RETRY_SECONDS[min(failures, len(_RETRY_SECONDS)) - 1])
 
     def _watch(self, polling: bool) -> None:
-        """Watch until stopped, or until the root itself goes away (its watch dies with it)."""
-        with RustNotify([self.root], False, polling, _POLL_MS, True, True) as notify:
-            identity = _identity(self.root)
-            if not polling:
-                _check_watches(self.root)
-            bell = None if polling else Doorbell.open(self.root)
-            how = (
-                f"polling every {_POLL_MS} ms"
-                if polling
-                else "inotify"
-                if bell is not None and bell.complete
-                else f"inotify, looked at every {self._step_ms} ms"
-            )
-            log.info("watching %s for changes (%s)", self.root, how)
-            try:
-                # The watches are in place: a rescan now sees everything written before them.
-                self._on_rescan()
-                busy = False
-                while not self._stop.is_set():
-                    looked = time.monotonic()
-                    changes = self._changes(notify, bell, busy)
-                    busy = time.monotonic() - looked >= _MAX_BATCH_MS / 1000
-                    if self._follow(changes, identity, polling, bell):
-                        return
-            finally:
-                if bell is not None:
-                    bell.close()
+        """Watch until stopped, or until the watches must be set up again."""
+        with _Watches(self.root, polling) as watches:
+            log.info("watching %s for changes (%s)", self.root, watches.how(self._step_ms))
+            # The watches are in place: a rescan now sees everything written before them.
+            self._on_rescan()
+            busy = False
+            while not self._stop.is_set():
+                looked = time.monotonic()
+                changes = watches.changes(self._step_ms, busy)
+                busy = time.monotonic() - looked >= _MAX_BATCH_MS / 1000
+                if self._restart.is_set():
+                    self._restart.clear()
+                    log.info("setting the watches on %s up again", self.root)
+                    return
+                if changes and self._follow(changes, watches):
+                    return
 
-    def _changes(
-        self, notify: RustNotify, bell: Doorbell | None, busy: bool
-    ) -> set[tuple[int, str]]:
+    def _follow(self, changes: set[tuple[int, str]], watches: _Watches) -> bool:
+        """Hand `changes` on; True when the watches must be set up again."""
+        seen_at = time.monotonic()
+        if _identity(self.root) != watches.identity:
+            log.warning("%s was removed or replaced; restarting the watcher", self.root)
+            self._on_rescan()
+            return True
+        folder_came = any(
+            change == watchfiles.Change.added and os.path.isdir(path) for change, path in changes
+        )
+        if folder_came:
+            # Watched before the publisher lists it: what it gets after that is an event.
+            changes |= watches.renew()
+        paths = relative_paths(self.root, (path for _, path in changes))
+        if "" in paths:
+            self._on_rescan()  # an event on the root itself says nothing precise
+        wanted = {path for path in paths if path and self._is_candidate(path)}
+        if wanted:
+            self._on_paths(wanted, seen_at)
+        # A folder that came in past the watch limit is skipped silently: count again, and if
+        # short, set every watch up afresh (only a shortfall then is the limit).
+        if folder_came and watches.short():
+            log.info("a folder is not watched; setting the watches up again")
+            return True
+        return False
+
+
+class _Watches:
+    """watchfiles on every folder of `root`, and the doorbell that says when to ask it.
+
+    Each folder is watched on its own rather than `root` recursively: a recursive watch
+    `stat`s every file to set itself up, holding the GIL (0.45 s at 100,000 files, the event
+    loop stalled), where listing the folders takes a fifth of that and lets the loop run. So
+    folders that come are watched by `renew`, as a recursive watch would have done."""
+
+    def __init__(self, root: str, polling: bool) -> None:
+        self.root = root
+        self.polling = polling
+        self.identity = _identity(root)
+        self._folders = [root] if polling else _folders(root)
+        self._notify = _notify(self._folders, polling)
+        self.bell: Doorbell | None = None
+        try:
+            if not polling:
+                _check_watches(root, len(self._folders))
+                self.bell = Doorbell.open(root, self._folders)
+        except BaseException:
+            self._notify.close()
+            raise
+
+    def __enter__(self) -> _Watches:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bell is not None:
+            self.bell.close()
+        self._notify.close()
+
+    def how(self, step_ms: int) -> str:
+        if self.polling:
+            return f"polling every {_POLL_MS} ms"
+        if self.bell is not None and self.bell.complete:
+            return "inotify"
+        return f"inotify, looked at every {step_ms} ms"
+
+    def changes(self, step_ms: int, busy: bool) -> set[tuple[int, str]]:
         """The next batch of changes, or an empty one after half a second of quiet.
 
         A batch ends once a step passes with no new change (or after `_MAX_BATCH_MS`). Without
@@ -124,53 +176,49 @@ class FolderWatcher:
         rings, and looks a millisecond later rather than a step. Not while a burst lasts
         (`busy`: the last batch was cut at `_MAX_BATCH_MS`): each look takes the GIL, which the
         event loop then waits for."""
+        bell, notify = self.bell, self._notify
         if bell is None or not bell.complete:
-            changes = notify.watch(_MAX_BATCH_MS, self._step_ms, _STOP_CHECK_MS, None)
+            changes = notify.watch(_MAX_BATCH_MS, step_ms, _STOP_CHECK_MS, None)
         elif bell.wait(_STOP_CHECK_MS / 1000):
             bell.drain()
-            step = self._step_ms if busy else 1
-            changes = notify.watch(_MAX_BATCH_MS, step, _RING_TIMEOUT_MS, None)
+            changes = notify.watch(_MAX_BATCH_MS, step_ms if busy else 1, _RING_TIMEOUT_MS, None)
         else:  # quiet for half a second: look anyway, for whatever the bell cannot see
             changes = notify.watch(_MAX_BATCH_MS, 1, 1, None)
         return set() if isinstance(changes, str) else changes  # "timeout"
 
-    def _follow(
-        self,
-        changes: set[tuple[int, str]],
-        identity: tuple[int, int] | None,
-        polling: bool,
-        bell: Doorbell | None,
-    ) -> bool:
-        """Hand `changes` on; True when the watches must be set up again."""
-        if self._restart.is_set():
-            self._restart.clear()
-            log.info("setting the watches on %s up again", self.root)
-            return True
-        if not changes:
+    def renew(self) -> set[tuple[int, str]]:
+        """Watch the folders there are now (polling looks at them all anyway); the changes the
+        old watches had seen since they were last asked."""
+        if self.polling:
+            return set()
+        self._folders = _folders(self.root)
+        fresh = _notify(self._folders, False)
+        leftovers = self._notify.watch(_MAX_BATCH_MS, 1, 1, None)
+        self._notify.close()
+        self._notify = fresh
+        return set() if isinstance(leftovers, str) else leftovers
+
+    def short(self) -> bool:
+        """Whether fewer folders are watched than can be (past inotify's watch limit)."""
+        if self.polling:
             return False
-        seen_at = time.monotonic()
-        if _identity(self.root) != identity:
-            log.warning("%s was removed or replaced; restarting the watcher", self.root)
-            self._on_rescan()
-            return True
-        paths = relative_paths(self.root, (path for _, path in changes))
-        if "" in paths:
-            self._on_rescan()  # an event on the root itself says nothing precise
-        wanted = {path for path in paths if path and self._is_candidate(path)}
-        if wanted:
-            self._on_paths(wanted, seen_at)
-        # A folder that came in past the watch limit is skipped as silently as at the start;
-        # and notify loses the watch of a folder renamed into one it is still walking. Count
-        # again (a walk, but only when a folder arrives); if short, set every watch up afresh:
-        # only a shortfall then is the limit.
-        folder_came = any(
-            change == watchfiles.Change.added and os.path.isdir(path) for change, path in changes
-        )
-        ignore = None if bell is None else bell.fileno()
-        if not polling and folder_came and _shortfall(self.root, ignore) is not None:
-            log.info("a folder is not watched; setting the watches up again")
-            return True
-        return False
+        ignore = None if self.bell is None else self.bell.fileno()
+        held = _inotify_watches(ignore)
+        if held is None or held >= len(self._folders):
+            return False
+        return _shortfall(self.root, ignore) is not None
+
+
+def _folders(root: str) -> list[str]:
+    """`root` and the folders below it that can be listed (links are not followed)."""
+    return [folder for folder, _, _ in os.walk(root)]
+
+
+def _notify(folders: list[str], polling: bool) -> RustNotify:
+    """watchfiles on each of `folders`, or polling the first and all below it."""
+    if polling:
+        return RustNotify(folders[:1], False, True, _POLL_MS, True, True)
+    return RustNotify(folders, False, False, _POLL_MS, False, True)
 
 
 def _is_limit(error: Exception) -> bool:
@@ -183,10 +231,11 @@ def _is_limit(error: Exception) -> bool:
     )
 
 
-def _check_watches(root: str) -> None:
+def _check_watches(root: str, folders: int) -> None:
     """Raise if fewer folders are watched than can be: watchfiles, told to skip folders it may
     not read, skips the ones past the inotify watch limit as silently."""
-    short = _shortfall(root)
+    held = _inotify_watches()
+    short = None if held is None or held >= folders else _shortfall(root)
     if short is not None:
         held, folders = short
         raise OSError(errno.ENOSPC, f"watching {held} of {folders} folders: inotify watch limit")
@@ -194,8 +243,9 @@ def _check_watches(root: str) -> None:
 
 def _shortfall(root: str, ignore: int | None = None) -> tuple[int, int] | None:
     """(watches held, folders) when fewer folders are watched than can be, else None; the
-    watches of descriptor `ignore` (the doorbell's) not counted. (Folders created while this
-    counts are watched a moment later: a shortfall must last.)"""
+    watches of descriptor `ignore` (the doorbell's) not counted. (Counts disagree for a moment
+    while folders come and go: a shortfall must last. One created while this counts is watched
+    only at the next batch: at worst, a needless restart.)"""
     for attempt in range(3):
         held = _inotify_watches(ignore)
         if held is None:

@@ -23,11 +23,15 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def bell(root: Path) -> Iterator[Doorbell]:
-    bell = Doorbell.open(str(root))
+    bell = Doorbell.open(str(root), folders(root))
     if bell is None:
         pytest.skip("no inotify here")
     yield bell
     bell.close()
+
+
+def folders(root: Path) -> list[str]:
+    return [folder for folder, _, _ in os.walk(root)]
 
 
 def rings_for(bell: Doorbell, change: Callable[[], object]) -> bool:
@@ -107,7 +111,7 @@ def test_its_watches_are_not_counted_as_the_watchers(root: Path) -> None:
     before = _inotify_watches()
     if before is None:
         pytest.skip("no /proc here")
-    bell = Doorbell.open(str(root))
+    bell = Doorbell.open(str(root), folders(root))
     assert bell is not None
     try:
         assert _inotify_watches() == before + 2  # the root and old/

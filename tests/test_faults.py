@@ -335,10 +335,7 @@ def test_watcher_raising_is_restarted_and_rescans(
             started += 1
             self._notify = real_notify(*args)
 
-        def __enter__(self) -> FailingOnce:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
+        def close(self) -> None:
             self._notify.close()
 
         def watch(self, *args: object) -> object:

@@ -1,13 +1,17 @@
-"""Turning watchfiles' absolute paths into the relative paths the publisher reads."""
+"""The watcher: turning watchfiles' absolute paths into the relative paths the publisher reads,
+and following folders as they come."""
 
 from __future__ import annotations
 
 import os
+import threading
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
+from serving import wait_for
 
-from feedd.watch import relative_paths
+from feedd.watch import FolderWatcher, relative_paths
 
 ROOT = "/srv/feedd/seeds"
 
@@ -31,3 +35,34 @@ def by_relpath(root: str, path: str) -> set[str]:
 def test_the_fast_cut_agrees_with_relpath(batch: list[str]) -> None:
     expected = set().union(*(by_relpath(ROOT, path) for path in batch))
     assert relative_paths(ROOT, batch) == expected
+
+
+def test_folders_that_come_are_watched_under_their_names(tmp_path: Path) -> None:
+    """Each folder is watched on its own: one renamed, or moved in with folders of its own, is
+    watched again where it is now, and what is written in it is reported under that name."""
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    (tmp_path / "outside" / "tree" / "deep").mkdir(parents=True)
+    seen: set[str] = set()
+    ready = threading.Event()
+    watcher = FolderWatcher(
+        str(root),
+        4,
+        on_paths=lambda paths, _: seen.update(paths),
+        on_rescan=ready.set,
+        is_candidate=lambda path: True,
+    )
+    watcher.start()
+    try:
+        assert ready.wait(10)
+        (root / "a").rename(root / "b")
+        wait_for(lambda: "b" in seen, what="the rename")
+        (root / "b" / "x.txt").write_text("x")
+        wait_for(lambda: "b/x.txt" in seen, what="a file in the renamed folder")
+        (tmp_path / "outside" / "tree").rename(root / "b" / "tree")
+        wait_for(lambda: "b/tree" in seen, what="the tree moved in")
+        (root / "b" / "tree" / "deep" / "y.txt").write_text("y")
+        wait_for(lambda: "b/tree/deep/y.txt" in seen, what="a file deep in the tree")
+    finally:
+        watcher.stop()
+    assert not any(path.startswith("a/") for path in seen)
