@@ -47,7 +47,8 @@ class Doorbell:
         if fd < 0:
             raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
         self._fd = fd
-        self.root = root
+        self._poll = select.poll()  # not select(): a restart may get a descriptor past 1023
+        self._poll.register(fd, select.POLLIN)
         self._root = os.fsencode(root)
         self.complete = True
         self._folders: dict[int, bytes] = {}  # watch descriptor -> folder
@@ -69,10 +70,10 @@ class Doorbell:
 
     def wait(self, timeout: float) -> bool:
         """Whether it rang within `timeout` seconds."""
-        return bool(select.select((self._fd,), (), (), timeout)[0])
+        return bool(self._poll.poll(timeout * 1000))
 
     def drain(self) -> None:
-        """Take every pending event; watch the folders that came, as notify does."""
+        """Take every pending event; watch the folders that came."""
         while True:
             try:
                 data = os.read(self._fd, 65536)

@@ -4,6 +4,7 @@ its watches are not mistaken for the watcher's when those are counted."""
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -118,3 +119,24 @@ def test_its_watches_are_not_counted_as_the_watchers(root: Path) -> None:
         assert _inotify_watches(ignore=bell.fileno()) == before
     finally:
         bell.close()
+
+
+def test_waits_on_a_descriptor_past_1023(root: Path) -> None:
+    """A watcher restarted while a thousand connections are open gets a descriptor that
+    `select` cannot wait on."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip("the open-file limit is too low")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(1050)]
+    try:
+        bell = Doorbell.open(str(root), folders(root))
+        assert bell is not None and bell.fileno() > 1023
+        try:
+            assert rings_for(bell, lambda: (root / "new.txt").write_text("new"))
+        finally:
+            bell.close()
+    finally:
+        for fd in spare:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
