@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -140,3 +142,28 @@ def test_waits_on_a_descriptor_past_1023(root: Path) -> None:
         for fd in spare:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+_UNDER_MDWE = """
+import ctypes, pathlib, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+    sys.exit(77)
+from feedd.doorbell import Doorbell
+from feedd.watch import _folders
+bell = Doorbell.open(sys.argv[1], _folders(sys.argv[1]))
+pathlib.Path(sys.argv[1], "new.txt").write_text("new")
+print(bell is not None and bell.wait(5))
+"""
+
+
+def test_rings_under_memory_deny_write_execute(root: Path) -> None:
+    """The unit in deploy/ sets MemoryDenyWriteExecute=yes: no memory both writable and
+    executable, which ctypes callbacks need with libffi before 3.4. The doorbell makes plain
+    calls only. The kernel's own switch for it stands in for systemd."""
+    done = subprocess.run(
+        [sys.executable, "-c", _UNDER_MDWE, str(root)], capture_output=True, text=True, timeout=60
+    )
+    if done.returncode == 77:
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "True\n", "")
