@@ -91,11 +91,8 @@ class FolderWatcher:
             log.info("watching %s for changes (%s)", self.root, watches.how(self._step_ms))
             # The watches are in place: a rescan now sees everything written before them.
             self._on_rescan()
-            busy = False
             while not self._stop.is_set():
-                looked = time.monotonic()
-                changes = watches.changes(self._step_ms, busy)
-                busy = time.monotonic() - looked >= _MAX_BATCH_MS / 1000
+                changes = watches.changes(self._step_ms)
                 if self._restart.is_set():
                     self._restart.clear()
                     log.info("setting the watches on %s up again", self.root)
@@ -145,6 +142,7 @@ class _Watches:
         self._folders = [root] if polling else _folders(root)
         self._notify = _notify(self._folders, polling)
         self.bell: Doorbell | None = None
+        self._busy = False  # a burst is on: the last batch was cut at `_MAX_BATCH_MS`
         try:
             if not polling:
                 _check_watches(root, len(self._folders))
@@ -168,22 +166,26 @@ class _Watches:
             return "inotify"
         return f"inotify, looked at every {step_ms} ms"
 
-    def changes(self, step_ms: int, busy: bool) -> set[tuple[int, str]]:
+    def changes(self, step_ms: int) -> set[tuple[int, str]]:
         """The next batch of changes, or an empty one after half a second of quiet.
 
         A batch ends once a step passes with no new change (or after `_MAX_BATCH_MS`). Without
         a doorbell that is all watchfiles' polling; with one, it is asked only when the bell
-        rings, and looks a millisecond later rather than a step. Not while a burst lasts
-        (`busy`: the last batch was cut at `_MAX_BATCH_MS`): each look takes the GIL, which the
-        event loop then waits for."""
+        rings, and looks a millisecond later rather than a step. Not while a burst lasts (the
+        last batch was cut at `_MAX_BATCH_MS`): each look takes the GIL, which the event loop
+        then waits for."""
         bell, notify = self.bell, self._notify
         if bell is None or not bell.complete:
             changes = notify.watch(_MAX_BATCH_MS, step_ms, _STOP_CHECK_MS, None)
         elif bell.wait(_STOP_CHECK_MS / 1000):
             bell.drain()
-            changes = notify.watch(_MAX_BATCH_MS, step_ms if busy else 1, _RING_TIMEOUT_MS, None)
+            started = time.monotonic()
+            step = step_ms if self._busy else 1
+            changes = notify.watch(_MAX_BATCH_MS, step, _RING_TIMEOUT_MS, None)
+            self._busy = time.monotonic() - started >= _MAX_BATCH_MS / 1000
         else:  # quiet for half a second: look anyway, for whatever the bell cannot see
             changes = notify.watch(_MAX_BATCH_MS, 1, 1, None)
+            self._busy = False
         return set() if isinstance(changes, str) else changes  # "timeout"
 
     def renew(self) -> set[tuple[int, str]]:

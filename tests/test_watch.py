@@ -7,10 +7,12 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from serving import wait_for
 
+from feedd import watch
 from feedd.watch import FolderWatcher, relative_paths
 
 ROOT = "/srv/feedd/seeds"
@@ -66,3 +68,33 @@ def test_folders_that_come_are_watched_under_their_names(tmp_path: Path) -> None
     finally:
         watcher.stop()
     assert not any(path.startswith("a/") for path in seen)
+
+
+def test_a_ring_after_a_quiet_spell_is_looked_at_a_millisecond_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What each look at watchfiles waits, with a doorbell: the step is for bursts only, and
+    half a second of quiet is no burst."""
+    steps: list[int] = []
+    real_notify = watch.RustNotify
+
+    class Recording:
+        def __init__(self, *args: object) -> None:
+            self._notify = real_notify(*args)
+
+        def watch(self, debounce_ms: int, step_ms: int, timeout_ms: int, stop: None) -> object:
+            steps.append(step_ms)
+            return self._notify.watch(debounce_ms, step_ms, timeout_ms, stop)
+
+        def close(self) -> None:
+            self._notify.close()
+
+    monkeypatch.setattr(watch, "RustNotify", Recording)
+    with watch._Watches(str(tmp_path), polling=False) as watches:
+        if watches.bell is None:
+            pytest.skip("no inotify here")
+        assert watches.changes(40) == set()  # half a second of quiet, then a look
+        for name in ("a.txt", "b.txt"):
+            (tmp_path / name).write_text(name)
+            assert {path for _, path in watches.changes(40)} == {str(tmp_path / name)}
+    assert steps == [1, 1, 1]
