@@ -613,7 +613,7 @@ class OrderPrefix(Sequence[Key]):
 @contextlib.contextmanager
 def _long_slices(*, first: bool) -> Iterator[None]:
     """A whole-folder scan is a long CPU-bound stretch beside the event loop and the watcher:
-    at the daemon's 0.5 ms GIL switch interval they handed the GIL over so often that a warm
+    at the daemon's short GIL switch interval they handed the GIL over so often that a warm
     start took twice as long as the same scan alone (the pool's result thread and the scan
     pass it back and forth for every chunk). Python's default (5 ms) meanwhile, for the
     `first` scan only: at a later one readers are being served, and at 5 ms the loop waited
