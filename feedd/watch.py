@@ -145,7 +145,11 @@ class _Watches:
         self._busy = False  # a burst is on: the last batch was cut at `_MAX_BATCH_MS`
         try:
             if not polling:
-                _check_watches(root, len(self._folders))
+                short = self._shortfall()  # before the doorbell takes watches of its own
+                if short is not None:
+                    held, folders = short
+                    message = f"watching {held} of {folders} folders: inotify watch limit"
+                    raise OSError(errno.ENOSPC, message)
                 self.bell = Doorbell.open(root, self._folders)
         except BaseException:
             self._notify.close()
@@ -186,7 +190,7 @@ class _Watches:
         else:  # quiet for half a second: look anyway, for whatever the bell cannot see
             changes = notify.watch(_MAX_BATCH_MS, 1, 1, None)
             self._busy = False
-        return set() if isinstance(changes, str) else changes  # "timeout"
+        return _batch(changes)
 
     def renew(self) -> set[tuple[int, str]]:
         """Watch the folders there are now (polling looks at them all anyway); the changes the
@@ -198,17 +202,26 @@ class _Watches:
         leftovers = self._notify.watch(_MAX_BATCH_MS, 1, 1, None)
         self._notify.close()
         self._notify = fresh
-        return set() if isinstance(leftovers, str) else leftovers
+        return _batch(leftovers)
 
     def short(self) -> bool:
         """Whether fewer folders are watched than can be (past inotify's watch limit)."""
-        if self.polling:
-            return False
+        return not self.polling and self._shortfall() is not None
+
+    def _shortfall(self) -> tuple[int, int] | None:
+        """(watches held, folders) when fewer folders are watched than can be: watchfiles, told
+        to skip folders it may not read, skips the ones past the inotify watch limit as
+        silently. The doorbell's watches are not counted."""
         ignore = None if self.bell is None else self.bell.fileno()
         held = _inotify_watches(ignore)
         if held is None or held >= len(self._folders):
-            return False
-        return _shortfall(self.root, ignore) is not None
+            return None  # as many as were listed: the common case, without a walk
+        return _shortfall(self.root, ignore)
+
+
+def _batch(changes: set[tuple[int, str]] | str) -> set[tuple[int, str]]:
+    """What `RustNotify.watch` returned, as a batch: "timeout" is an empty one."""
+    return set() if isinstance(changes, str) else changes
 
 
 def _folders(root: str) -> list[str]:
@@ -231,16 +244,6 @@ def _is_limit(error: Exception) -> bool:
         or "too many open files" in text
         or (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EMFILE))
     )
-
-
-def _check_watches(root: str, folders: int) -> None:
-    """Raise if fewer folders are watched than can be: watchfiles, told to skip folders it may
-    not read, skips the ones past the inotify watch limit as silently."""
-    held = _inotify_watches()
-    short = None if held is None or held >= folders else _shortfall(root)
-    if short is not None:
-        held, folders = short
-        raise OSError(errno.ENOSPC, f"watching {held} of {folders} folders: inotify watch limit")
 
 
 def _shortfall(root: str, ignore: int | None = None) -> tuple[int, int] | None:
