@@ -27,6 +27,9 @@ _MASK = 0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800
 _IN_ONLYDIR = 0x01000000
 _IN_DONTFOLLOW = 0x02000000
 _IN_CREATE_OR_MOVED_TO = 0x100 | 0x80
+# Events that end a change: a file closed after writing, renamed, deleted, its times or mode
+# set. A create or a write alone means a writer may still be at it.
+_WHOLE = 0x4 | 0x8 | 0x40 | 0x80 | 0x200 | 0x400 | 0x800
 _IN_Q_OVERFLOW = 0x4000
 _IN_IGNORED = 0x8000
 _IN_ISDIR = 0x40000000
@@ -72,18 +75,21 @@ class Doorbell:
         """Whether it rang within `timeout` seconds."""
         return bool(self._poll.poll(timeout * 1000))
 
-    def drain(self) -> None:
-        """Take every pending event; watch the folders that came."""
+    def drain(self) -> bool:
+        """Take every pending event; watch the folders that came. Whether any of them ended a
+        change (see `_WHOLE`): what a writer closed can be read at once."""
+        whole = False
         while True:
             try:
                 data = os.read(self._fd, 65536)
             except BlockingIOError:
-                return
+                return whole
             offset = 0
             while offset < len(data):
                 wd, mask, _, size = _EVENT.unpack_from(data, offset)
                 name = data[offset + _EVENT.size : offset + _EVENT.size + size].rstrip(b"\0")
                 offset += _EVENT.size + size
+                whole = whole or bool(mask & _WHOLE)
                 if mask & _IN_Q_OVERFLOW:
                     self._watch_tree(self._root)  # folders may have come unseen
                 elif mask & _IN_IGNORED:

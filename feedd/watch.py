@@ -29,6 +29,11 @@ _POLL_MS = 250  # when inotify cannot be had
 # How long a ring waits for watchfiles to have the change: it reads its own inotify descriptor,
 # so it may learn of an event a moment after the bell (a ring it already reported ends here).
 _RING_TIMEOUT_MS = 20
+# After a look that did not wait, a second one takes what watchfiles learnt a moment later.
+_RECHECK_MS = 5
+# A ring for a file being written: its writer's close, which makes it whole, usually follows
+# within this long (the bell rings at the create, a moment before the write and the close).
+_CLOSE_WAIT_SECONDS = 0.002
 
 
 class FolderWatcher:
@@ -143,6 +148,7 @@ class _Watches:
         self._notify = _notify(self._folders, polling)
         self.bell: Doorbell | None = None
         self._busy = False  # a burst is on: the last batch was cut at `_MAX_BATCH_MS`
+        self._recheck = False  # the last look did not wait: look again without a ring
         try:
             if not polling:
                 short = self._shortfall()  # before the doorbell takes watches of its own
@@ -174,22 +180,39 @@ class _Watches:
         """The next batch of changes, or an empty one after half a second of quiet.
 
         A batch ends once a step passes with no new change (or after `_MAX_BATCH_MS`). Without
-        a doorbell that is all watchfiles' polling; with one, it is asked only when the bell
-        rings, and looks a millisecond later rather than a step. Not while a burst lasts (the
-        last batch was cut at `_MAX_BATCH_MS`): each look takes the GIL, which the event loop
-        then waits for."""
-        bell, notify = self.bell, self._notify
+        a doorbell that is all watchfiles' polling. With one, watchfiles is asked only when
+        the bell rings: at once when the ring ends a change (a writer closed its file, a
+        rename) and no burst is on, then once more a few milliseconds later for stragglers;
+        otherwise a millisecond later. While a burst lasts (the last batch was cut at
+        `_MAX_BATCH_MS`), looks are a step apart: each takes the GIL, which the event loop then
+        waits for."""
+        bell = self.bell
         if bell is None or not bell.complete:
-            changes = notify.watch(_MAX_BATCH_MS, step_ms, _STOP_CHECK_MS, None)
-        elif bell.wait(_STOP_CHECK_MS / 1000):
-            bell.drain()
-            started = time.monotonic()
-            step = step_ms if self._busy else 1
-            changes = notify.watch(_MAX_BATCH_MS, step, _RING_TIMEOUT_MS, None)
-            self._busy = time.monotonic() - started >= _MAX_BATCH_MS / 1000
-        else:  # quiet for half a second: look anyway, for whatever the bell cannot see
-            changes = notify.watch(_MAX_BATCH_MS, 1, 1, None)
-            self._busy = False
+            return self._look(step_ms, _STOP_CHECK_MS)
+        if self._recheck:
+            self._recheck = False
+            return self._look(1, _RECHECK_MS)
+        if not bell.wait(_STOP_CHECK_MS / 1000):
+            return self._look(1, 1)  # quiet: look anyway, for whatever the bell cannot see
+        whole = bell.drain()
+        if self._busy:
+            return self._look(step_ms, _RING_TIMEOUT_MS)
+        until = time.monotonic() + _CLOSE_WAIT_SECONDS
+        while not whole and (left := until - time.monotonic()) > 0 and bell.wait(left):
+            whole = bell.drain()
+        if whole:
+            changes = self._look(0, 1)
+            if changes:
+                self._recheck = True
+                return changes
+        return self._look(1, _RING_TIMEOUT_MS)
+
+    def _look(self, step_ms: int, timeout_ms: int) -> set[tuple[int, str]]:
+        """What watchfiles has once `step_ms` pass without a change (0: at once), or nothing
+        after `timeout_ms` without any."""
+        started = time.monotonic()
+        changes = self._notify.watch(_MAX_BATCH_MS, step_ms, timeout_ms, None)
+        self._busy = time.monotonic() - started >= _MAX_BATCH_MS / 1000
         return _batch(changes)
 
     def renew(self) -> set[tuple[int, str]]:

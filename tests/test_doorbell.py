@@ -34,15 +34,19 @@ def bell(root: Path) -> Iterator[Doorbell]:
     bell.close()
 
 
-def rings_for(bell: Doorbell, change: Callable[[], object]) -> bool:
-    """Whether `change` rings a bell that was quiet before it (what is pending is taken)."""
+def ring(bell: Doorbell, change: Callable[[], object]) -> bool | None:
+    """Whether `change`, made whole before the bell is looked at, rings a bell that was quiet
+    before it: None if not, else whether the ring says the change is whole."""
     while bell.wait(0.05):
         bell.drain()
     change()
     if not bell.wait(5):
-        return False
-    bell.drain()
-    return True
+        return None
+    return bell.drain()
+
+
+def rings_for(bell: Doorbell, change: Callable[[], object]) -> bool:
+    return ring(bell, change) is not None
 
 
 def append(path: Path, text: str) -> None:
@@ -82,10 +86,21 @@ def test_quiet_while_nothing_changes(root: Path, bell: Doorbell) -> None:
         "folder renamed",
     ],
 )
-def test_rings_for_every_kind_of_change(
+def test_rings_for_every_kind_of_change_and_says_it_is_whole(
     root: Path, bell: Doorbell, change: Callable[[Path], object]
 ) -> None:
-    assert rings_for(bell, lambda: change(root))
+    assert ring(bell, lambda: change(root)) is True
+
+
+def test_a_file_still_open_for_writing_is_not_whole_until_closed(
+    root: Path, bell: Doorbell
+) -> None:
+    """The watcher looks at once only at what is whole: a file read between its writer's
+    create and close would be published half written."""
+    with (root / "new.txt").open("w") as file:
+        assert ring(bell, lambda: (file.write("half"), file.flush())) is False
+        assert ring(bell, lambda: (file.write(" and more"), file.flush())) is False
+        assert ring(bell, file.close) is True
 
 
 def test_folders_that_come_later_are_watched(root: Path, bell: Doorbell) -> None:
