@@ -107,6 +107,11 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         else:
             notifier.status(f"serving {update.site.articles} articles")
 
+    def serve_early(site: Site) -> None:
+        """On the loop: an update's site before its gzip is ready (see `Renderer.site`). The
+        hubs, the static copy and the metrics wait for the whole one, in `swap`."""
+        published.site = site
+
     runner = web.AppRunner(
         create_app(published),
         handle_signals=False,
@@ -128,7 +133,11 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         hubs.start()
         if mirror is not None:
             mirror.start()
-        publisher = Publisher(settings, lambda update: loop.call_soon_threadsafe(swap, update))
+        publisher = Publisher(
+            settings,
+            lambda update: loop.call_soon_threadsafe(swap, update),
+            lambda site: loop.call_soon_threadsafe(serve_early, site),
+        )
         watcher = _watcher(settings, publisher)
         watcher.start()  # before the first scan, so nothing written during it is missed
         publisher.start()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from feedd import urls
 from feedd.listings import on_demand_feeds
-from feedd.site import Resource, Site
+from feedd.site import Resource, Site, gzip_variant
 
 if TYPE_CHECKING:
     from feedd.library import Entry
@@ -114,7 +114,8 @@ def _write(
             wanted -= {file_name(path), file_name(path) + ".gz"}
             continue
         target = root / file_name(path)
-        files = [(target, resource.body), (target.with_name(target.name + ".gz"), resource.gzipped)]
+        gzipped = gzip_variant(resource)
+        files = [(target, resource.body), (target.with_name(target.name + ".gz"), gzipped)]
         if path in site.resources and _is_listing(path):
             last += files
             continue
@@ -301,7 +302,7 @@ def write_files(root: Path, documents: list[tuple[str, Resource]]) -> int:
             raise ValueError(f"refusing to write {path!r} outside {root}")
         files += [
             (target, resource.body),
-            (target.with_name(target.name + ".gz"), resource.gzipped),
+            (target.with_name(target.name + ".gz"), gzip_variant(resource)),
         ]
     replaced = _replace_changed(files)
     _sync({target.parent for target, _ in files})

@@ -61,10 +61,12 @@ _Request = _Paths | _Rescan | _Reload | _Stop
 
 @dataclass
 class Publisher:
-    """Call `start()`, then feed it; `on_update` is called from the publisher thread."""
+    """Call `start()`, then feed it; `on_update` is called from the publisher thread, and so is
+    `on_early` with each site that is ready to serve before its new documents are gzipped."""
 
     settings: Settings
     on_update: Callable[[Update], None]
+    on_early: Callable[[Site], None] | None = None
     _queue: queue.SimpleQueue[_Request] = field(default_factory=queue.SimpleQueue)
     _thread: threading.Thread | None = None
 
@@ -123,7 +125,7 @@ class Publisher:
                         library.save()
                     continue
                 read = time.monotonic()
-                current = renderer.site(library)
+                current = renderer.site(library, self.on_early)
                 seen = [r.seen_at for r in batch if isinstance(r, _Paths)]
                 log.debug(
                     "batch of %d requests: waited %.1f ms, read in %.1f ms, rendered in %.1f ms",

@@ -53,14 +53,18 @@ class Renderer:
         self._gzip = SegmentedGzip(site.GZIP_LEVEL)
         self._fragments: dict[str, _Fragments] = {}
         self._last: tuple[object, dict[str, Resource], int] | None = None
+        self._cuts: dict[str, list[bytes]] = {}  # where the last documents are cut for gzip
         self.carried = 0  # how many of the newest articles every main feed carried (last render)
         self._older: str | None = None  # the archive page the main feeds last linked
         self._sources: immutables.Map[str, SourceFeed] = immutables.Map()
         self.served: dict[str, Resource] = served if served is not None else {}
 
-    def site(self, library: Library) -> Site:
+    def site(self, library: Library, early: Callable[[Site], None] | None = None) -> Site:
         """The site for the library as it is now; article pages, archive pages and the
-        sources' feeds to be built on demand."""
+        sources' feeds to be built on demand.
+
+        Gzip is about half of rendering an update: `early`, when given, gets the site before
+        the documents that changed are compressed, to be served (uncompressed) meanwhile."""
         newest = library.newest()
         self._update_sources(library)
         names = sorted(feed.name for feed in self._sources.values())
@@ -80,8 +84,8 @@ class Renderer:
                 break
             older = page.name if page else None
         self._older = older
-        return Site.create(
-            resources,
+        make_site = functools.partial(
+            Site.create,
             articles=len(library.entries),
             rejected=len(library.rejected),
             updated=library.last_updated(),
@@ -89,6 +93,9 @@ class Renderer:
             archive=archive,
             sources=self._sources,
         )
+        if early is not None and any(r.gzipped is None for r in resources.values()):
+            early(make_site(resources))
+        return make_site(self.gzipped(resources))
 
     def _update_sources(self, library: Library) -> None:
         """List again the newest entries of each source an update touched, and only those."""
@@ -162,14 +169,29 @@ class Renderer:
             counts.append(count)
         self.carried = min(counts)
         documents = {
-            path: make_resource(
-                body, kind, updated, self._gzip.compress(path, body, cuts.get(path, ()))
-            )
+            path: self._advanced(path, make_resource(body, kind, updated, compress=False))
             for path, (body, kind) in bodies.items()
         }
-        documents = {path: self._advanced(path, resource) for path, resource in documents.items()}
         self._last = key, documents, self.carried
+        self._cuts = cuts
         return documents
+
+    def gzipped(self, documents: Mapping[str, Resource]) -> dict[str, Resource]:
+        """`documents` (the last ones `documents` returned, or some of them) with the gzip
+        variant of each that has none yet."""
+        done = dict(documents)
+        for path, resource in documents.items():
+            if resource.gzipped is not None:
+                continue
+            cuts = self._cuts.get(path, ())
+            gzipped = self._gzip.compress(path, resource.body, cuts)
+            done[path] = compressed = dataclasses.replace(resource, gzipped=gzipped)
+            # Served as it is from now on, and found again as it is by `documents`.
+            if self.served.get(path) is resource:
+                self.served[path] = compressed
+            if self._last is not None and self._last[1].get(path) is resource:
+                self._last[1][path] = compressed
+        return done
 
     def _advanced(self, path: str, resource: Resource) -> Resource:
         """`resource`, its Last-Modified moved past the one served before if its bytes changed.
@@ -300,13 +322,14 @@ def render_site(
     renderer = Renderer(settings)
     older: str | None = None
     for _ in range(3):  # as in Renderer.site: the archive starts below what the feeds carried
-        resources = dict(renderer.documents(ordered[:count], older, sorted(by_source)))
+        documents = renderer.documents(ordered[:count], older, sorted(by_source))
         archived = ordered[renderer.carried :]
         archive = Archive(tuple(_key(a) for a in reversed(archived)), count)
         page = archive.newest()
         if (page.name if page else None) == older:
             break
         older = page.name if page else None
+    resources = renderer.gzipped(documents)
     for article in ordered:
         path = urls.article_path(article.path)
         if path in resources:

@@ -17,6 +17,7 @@ from feedd.compression import SegmentedGzip
 from feedd.config import Settings
 from feedd.library import Library
 from feedd.render import Renderer
+from feedd.site import Site
 
 WORDS = REAL_SEED.read_text().split()
 
@@ -104,3 +105,41 @@ def test_a_renderers_gzip_after_updates_is_a_fresh_renderers(tmp_path: Path) -> 
         assert strict_gunzip(resource.gzipped) == resource.body
         one_pass = gzip.compress(resource.body, 6, mtime=0)
         assert len(resource.gzipped) <= 1.15 * len(one_pass), path
+
+
+def test_an_update_is_served_before_its_gzip_is_ready(tmp_path: Path) -> None:
+    """The early site of an update: every document as the whole site has it, the ones that
+    changed without gzip yet (the server sends them uncompressed), the others with theirs."""
+    configured = dataclasses.replace(Settings(), seeds=str(tmp_path), max_entries=5, cache=False)
+    for i in range(8):
+        (tmp_path / f"a{i}.txt").write_text(
+            article_text(f"A{i}", shuffled_text(i), f"date 2021-03-{i + 1:02} Wire")
+        )
+    library = Library(configured)
+    library.scan()
+    renderer = Renderer(configured)
+    early: list[Site] = []
+    before = renderer.site(library, early.append)
+    assert len(early) == 1  # the first site is early too
+    old = "a0.txt"  # older than every article the feeds carry: no document changes
+    (tmp_path / old).write_text(article_text("A0", shuffled_text(100), "date 2021-03-01 Wire"))
+    library.apply({old})
+    renderer.site(library, early.append)
+    assert len(early) == 1
+    (tmp_path / "new.txt").write_text(article_text("New", shuffled_text(9), "date 2021-03-20 Wire"))
+    library.apply({"new.txt"})
+    whole = renderer.site(library, early.append)
+    first = early[-1]
+    assert len(early) == 2
+    assert first.resources.keys() == whole.resources.keys()
+    changed = set()
+    for path, resource in whole.resources.items():
+        assert strict_gunzip(resource.gzipped) == resource.body, path
+        served = first.resources[path]
+        assert (served.body, served.etag) == (resource.body, resource.etag), path
+        if resource.etag == before.resources[path].etag:
+            assert served is before.resources[path], path  # with its gzip
+        else:
+            assert served.gzipped is None, path
+            changed.add(path)
+    assert {"/feed.atom", "/feed.rss", "/feed.json", "/"} <= changed
