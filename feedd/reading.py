@@ -54,8 +54,7 @@ def read_many(
     it could not be opened). Many paths are read by one worker process per core, which send
     back heads, not whole articles (the text would cost more to send than to read again),
     unless `whole` articles are wanted."""
-    workers = os.cpu_count() or 1
-    if whole or len(paths) < _PARALLEL_FROM or workers < 2:
+    if whole or len(paths) < _PARALLEL_FROM or (workers := os.cpu_count() or 1) < 2:
         for path in paths:
             yield path, *_read(root, path, settings)
         return
