@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import overload
 
 import immutables
@@ -177,7 +178,7 @@ class Library:
     def last_updated(self) -> datetime | None:
         """When the newest change to a published article was made."""
         if self._last_updated is None and self.entries:
-            self._last_updated = max(entry.updated for entry in self.entries.values())
+            self._last_updated = max(map(_updated, self.entries.values()))
         return self._last_updated
 
     def archived(self, before: Key | None) -> Sequence[Key]:
@@ -535,8 +536,13 @@ class Library:
         if owner is not None and owner.path != path:
             # Only with `include` patterns beyond *.txt: `x` and `x.txt` would share `x.html`.
             raise ArticleError(f"its page {page} is already the page of {owner.path}")
+        newest_change = self._last_updated
         self._unpublish(path)
         entry = Entry(path, page, result.published, result.updated, _shared(result.source), version)
+        if newest_change is not None and entry.updated >= newest_change:
+            # The newest yet; and the newest article read again (every event re-reads it)
+            # stays the newest, rather than `last_updated` going through every entry to know.
+            self._last_updated = entry.updated
         self.entries[path] = entry
         if self._pages_edit is not None:
             self._pages_edit[page] = entry
@@ -557,8 +563,6 @@ class Library:
         at = bisect_left(self._order, entry.key)
         self._order.insert(at, entry.key)
         self._changed_from = min(self._changed_from, at)
-        if self._last_updated is not None and entry.updated > self._last_updated:
-            self._last_updated = entry.updated
         count = self.settings.max_entries
         if isinstance(result, Article) and (
             len(self._order) <= count or entry.key >= self._order[-count]
@@ -658,6 +662,9 @@ def article_loader(settings: Settings) -> Callable[[Entry], Article | None]:
 
 def _head(article: Article) -> Head:
     return Head(article.published, article.updated, article.source, article.warnings)
+
+
+_updated = attrgetter("updated")
 
 
 def _shared(source: str | None) -> str | None:

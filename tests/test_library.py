@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -559,3 +560,32 @@ def test_an_archive_snapshot_holds_while_the_library_moves_on(
             handed.append((archived, expected))
         for archived, expected in handed:
             assert tuple(archived) == expected
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a.txt", "b.txt", "c.txt"]), st.none() | st.integers(1, 4)),
+        max_size=12,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_last_updated_is_the_newest_change_through_edits_and_deletions(
+    steps: list[tuple[str, int | None]],
+) -> None:
+    """Kept as articles come, change date, are read again unchanged or go (an O(1) update
+    for most, rather than a pass over every entry)."""
+    with tempfile.TemporaryDirectory() as folder:
+        seeds = Path(folder)
+        lib = library(seeds, cache=False)
+        lib.scan()
+        for name, day in steps:
+            if day is None:
+                (seeds / name).unlink(missing_ok=True)
+            else:
+                path = seeds / name
+                path.write_text(corpus.article_text(name, "Body.", " date 2021-03-01 Wire"))
+                when = datetime(2021, 3, day, tzinfo=UTC).timestamp()
+                os.utime(path, (when, when))  # what `updated` is: the file's time, if later
+            lib.apply({name})
+            newest = max((e.updated for e in lib.entries.values()), default=None)
+            assert lib.last_updated() == newest
