@@ -29,7 +29,9 @@ _POLL_MS = 250  # when inotify cannot be had
 # How long a ring waits for watchfiles to have the change: it reads its own inotify descriptor,
 # so it may learn of an event a moment after the bell (a ring it already reported ends here).
 _RING_TIMEOUT_MS = 20
-# After a look that did not wait, a second one takes what watchfiles learnt a moment later.
+# After a look that did not wait, a second one takes what watchfiles learnt a moment later:
+# one wake-up this much later (two, if it has something), not one a millisecond while the
+# publisher renders what the first look found.
 _RECHECK_MS = 5
 # A ring for a file being written: its writer's close, which makes it whole, usually follows
 # within this long (the bell rings at the create, a moment before the write and the close).
@@ -191,7 +193,7 @@ class _Watches:
             return self._look(step_ms, _STOP_CHECK_MS)
         if self._recheck:
             self._recheck = False
-            return self._look(1, _RECHECK_MS)
+            return self._look(_RECHECK_MS, _RECHECK_MS)
         if not bell.wait(_STOP_CHECK_MS / 1000):
             return self._look(1, 1)  # quiet: look anyway, for whatever the bell cannot see
         whole = bell.drain()
