@@ -219,8 +219,10 @@ class _Connection(asyncio.Protocol):
         heads = http._request_count
         if heads != self._heads:
             self._heads, self._head = heads, 0
-        elif (waiter := http._waiter) is not None and not waiter.done():
-            self._head += len(data)  # waiting for a request: all of this is an unfinished head
+        elif heads == 0 or ((waiter := http._waiter) is not None and not waiter.done()):
+            # No request yet (uvloop may deliver it before aiohttp's handler task has started
+            # to wait for one), or waiting for the next: all of this is an unfinished head.
+            self._head += len(data)
             if self._head > MAX_HEAD_BYTES and self._transport is not None:
                 log.debug("431 for a request head of more than %d bytes", MAX_HEAD_BYTES)
                 self._transport.write(_HEAD_TOO_LARGE)
