@@ -3,10 +3,12 @@
 watchfiles says *what* changed, but its loop can only poll for it: it sleeps a step between
 looks, and reports a change once a whole step passed without another. An idle daemon paid
 about 1.2% of a core for those wake-ups, and an event waited one and a half steps. A doorbell's
-descriptor waits in `select` at no cost, and the watcher asks watchfiles only when it rings.
+descriptor waits in `poll` at no cost, and the watcher asks watchfiles only when it rings.
 
-A ring is a hint, never the record: what changed still comes from watchfiles, and a ring missed
-costs latency (the watcher looks every half second anyway), never a change.
+The bell also says where: the watcher adds that to what watchfiles reports, as a look at
+watchfiles that ends without a change empties its set, an event that came in that instant
+included. A ring missed costs latency (the watcher looks every half second anyway), never a
+change.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _MASK = 0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800
 _IN_ONLYDIR = 0x01000000
 _IN_DONTFOLLOW = 0x02000000
 _IN_CREATE_OR_MOVED_TO = 0x100 | 0x80
+_IN_DELETE_OR_MOVED_FROM = 0x200 | 0x40
 # Events that end a change: a file closed after writing, renamed, deleted, its times or mode
 # set. A create or a write alone means a writer may still be at it.
 _WHOLE = 0x4 | 0x8 | 0x40 | 0x80 | 0x200 | 0x400 | 0x800
@@ -34,6 +37,7 @@ _IN_Q_OVERFLOW = 0x4000
 _IN_IGNORED = 0x8000
 _IN_ISDIR = 0x40000000
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then `len` bytes of name
+_ADDED, _MODIFIED, _DELETED = 1, 2, 3  # as watchfiles.Change numbers them
 
 
 class Doorbell:
@@ -75,9 +79,10 @@ class Doorbell:
         """Whether it rang within `timeout` seconds."""
         return bool(self._poll.poll(timeout * 1000))
 
-    def drain(self) -> bool:
-        """Take every pending event; watch the folders that came. Whether any of them ended a
-        change (see `_WHOLE`): what a writer closed can be read at once."""
+    def drain(self, heard: set[tuple[int, str]]) -> bool:
+        """Take every pending event into `heard`, as watchfiles reports changes (the root
+        itself after an overflow: everything may have changed); watch the folders that came.
+        Whether any event ended a change (see `_WHOLE`): what a writer closed can be read."""
         whole = False
         while True:
             try:
@@ -91,11 +96,15 @@ class Doorbell:
                 offset += _EVENT.size + size
                 whole = whole or bool(mask & _WHOLE)
                 if mask & _IN_Q_OVERFLOW:
+                    heard.add((_MODIFIED, os.fsdecode(self._root)))
                     self._watch_tree(self._root)  # folders may have come unseen
                 elif mask & _IN_IGNORED:
                     self._folders.pop(wd, None)
-                elif mask & _IN_ISDIR and mask & _IN_CREATE_OR_MOVED_TO and wd in self._folders:
-                    self._watch_tree(os.path.join(self._folders[wd], name))
+                elif wd in self._folders:
+                    path = os.path.join(self._folders[wd], name) if name else self._folders[wd]
+                    heard.add((_change(mask), os.fsdecode(path)))
+                    if mask & _IN_ISDIR and mask & _IN_CREATE_OR_MOVED_TO:
+                        self._watch_tree(path)
 
     def close(self) -> None:
         os.close(self._fd)
@@ -119,3 +128,12 @@ class Doorbell:
             self.complete = False
             return False
         return True
+
+
+def _change(mask: int) -> int:
+    """The watchfiles change an event is."""
+    if mask & _IN_CREATE_OR_MOVED_TO:
+        return _ADDED
+    if mask & _IN_DELETE_OR_MOVED_FROM:
+        return _DELETED
+    return _MODIFIED

@@ -187,7 +187,8 @@ class _Watches:
         rename) and no burst is on, then once more a few milliseconds later for stragglers;
         otherwise a millisecond later. While a burst lasts (the last batch was cut at
         `_MAX_BATCH_MS`), looks are a step apart: each takes the GIL, which the event loop then
-        waits for."""
+        waits for. What the bell heard is in the batch too: a look that ends without a change
+        empties watchfiles' set, and with it an event that came in that instant."""
         bell = self.bell
         if bell is None or not bell.complete:
             return self._look(step_ms, _STOP_CHECK_MS)
@@ -196,18 +197,17 @@ class _Watches:
             return self._look(_RECHECK_MS, _RECHECK_MS)
         if not bell.wait(_STOP_CHECK_MS / 1000):
             return self._look(1, 1)  # quiet: look anyway, for whatever the bell cannot see
-        whole = bell.drain()
+        heard: set[tuple[int, str]] = set()
+        whole = bell.drain(heard)
         if self._busy:
-            return self._look(step_ms, _RING_TIMEOUT_MS)
+            return self._look(step_ms, _RING_TIMEOUT_MS) | heard
         until = time.monotonic() + _CLOSE_WAIT_SECONDS
         while not whole and (left := until - time.monotonic()) > 0 and bell.wait(left):
-            whole = bell.drain()
+            whole = bell.drain(heard)
         if whole:
-            changes = self._look(0, 1)
-            if changes:
-                self._recheck = True
-                return changes
-        return self._look(1, _RING_TIMEOUT_MS)
+            self._recheck = True
+            return self._look(0, 1) | heard
+        return self._look(1, _RING_TIMEOUT_MS) | heard
 
     def _look(self, step_ms: int, timeout_ms: int) -> set[tuple[int, str]]:
         """What watchfiles has once `step_ms` pass without a change (0: at once), or nothing

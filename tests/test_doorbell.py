@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from watchfiles import Change
 
 from feedd.doorbell import Doorbell
 from feedd.watch import _folders, _inotify_watches
@@ -38,11 +39,22 @@ def ring(bell: Doorbell, change: Callable[[], object]) -> bool | None:
     """Whether `change`, made whole before the bell is looked at, rings a bell that was quiet
     before it: None if not, else whether the ring says the change is whole."""
     while bell.wait(0.05):
-        bell.drain()
+        bell.drain(set())
     change()
     if not bell.wait(5):
         return None
-    return bell.drain()
+    return bell.drain(set())
+
+
+def heard(bell: Doorbell, change: Callable[[], object]) -> set[tuple[int, str]]:
+    """What the bell heard of `change` (made whole before it is looked at)."""
+    while bell.wait(0.05):
+        bell.drain(set())
+    change()
+    found: set[tuple[int, str]] = set()
+    while bell.wait(0.2):
+        bell.drain(found)
+    return found
 
 
 def rings_for(bell: Doorbell, change: Callable[[], object]) -> bool:
@@ -179,3 +191,19 @@ def test_rings_under_memory_deny_write_execute(root: Path) -> None:
     if done.returncode == 77:
         pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
     assert (done.returncode, done.stdout, done.stderr) == (0, "True\n", "")
+
+
+def test_it_says_where_as_watchfiles_would(root: Path, bell: Doorbell) -> None:
+    """Paths and kinds as watchfiles reports them: the watcher adds them to its batch."""
+    old, new = root / "old" / "a.txt", root / "new.txt"
+    assert (Change.added, str(new)) in heard(bell, lambda: new.write_text("new"))
+    assert heard(bell, lambda: append(new, "more")) == {(Change.modified, str(new))}
+    assert heard(bell, lambda: old.rename(root / "b.txt")) == {
+        (Change.deleted, str(old)),
+        (Change.added, str(root / "b.txt")),
+    }
+    assert heard(bell, new.unlink) == {(Change.deleted, str(new))}
+    assert heard(bell, lambda: (root / "sub").mkdir()) == {(Change.added, str(root / "sub"))}
+    assert (Change.added, str(root / "sub" / "c.txt")) in heard(
+        bell, lambda: (root / "sub" / "c.txt").write_text("c")
+    )

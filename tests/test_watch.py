@@ -109,3 +109,34 @@ def test_what_a_ring_says_is_whole_is_looked_at_at_once(
             file.flush()
             assert paths(watches.changes(40)) == {str(tmp_path / "b.txt")}
     assert steps == [1]
+
+
+def test_what_watchfiles_loses_the_bell_still_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look at watchfiles that ends without a change empties its set, and an event that came
+    in that instant with it: the batch still names what the bell heard."""
+    real_notify = watch.RustNotify
+
+    class Forgetful:
+        def __init__(self, *args: object) -> None:
+            self._notify = real_notify(*args)
+
+        def watch(self, debounce_ms: int, step_ms: int, timeout_ms: int, stop: None) -> object:
+            self._notify.watch(debounce_ms, step_ms, timeout_ms, stop)
+            return "timeout"  # as if it had emptied its set a moment before the change came
+
+        def close(self) -> None:
+            self._notify.close()
+
+    monkeypatch.setattr(watch, "RustNotify", Forgetful)
+    with watch._Watches(str(tmp_path), polling=False) as watches:
+        if watches.bell is None:
+            pytest.skip("no inotify here")
+        (tmp_path / "a.txt").write_text("a")
+        assert str(tmp_path / "a.txt") in {path for _, path in watches.changes(40)}
+        assert watches.changes(40) == set()  # the second look: watchfiles "lost" it too
+        with (tmp_path / "b.txt").open("w") as file:
+            file.write("b")
+            file.flush()
+            assert str(tmp_path / "b.txt") in {path for _, path in watches.changes(40)}
