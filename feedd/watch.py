@@ -187,8 +187,10 @@ class _Watches:
         rename) and no burst is on, then once more a few milliseconds later for stragglers;
         otherwise a millisecond later. While a burst lasts (the last batch was cut at
         `_MAX_BATCH_MS`), looks are a step apart: each takes the GIL, which the event loop then
-        waits for. What the bell heard is in the batch too: a look that ends without a change
-        empties watchfiles' set, and with it an event that came in that instant."""
+        waits for. When watchfiles has nothing after a ring, the batch is what the bell heard:
+        a look that ends without a change empties watchfiles' set, and with it an event that
+        came in that instant. (Not always both: every path in a batch is read again, and a
+        burst's files would each be read twice.)"""
         bell = self.bell
         if bell is None or not bell.complete:
             return self._look(step_ms, _STOP_CHECK_MS)
@@ -200,14 +202,14 @@ class _Watches:
         heard: set[tuple[int, str]] = set()
         whole = bell.drain(heard)
         if self._busy:
-            return self._look(step_ms, _RING_TIMEOUT_MS) | heard
+            return self._look(step_ms, _RING_TIMEOUT_MS) or heard
         until = time.monotonic() + _CLOSE_WAIT_SECONDS
         while not whole and (left := until - time.monotonic()) > 0 and bell.wait(left):
             whole = bell.drain(heard)
         if whole:
             self._recheck = True
-            return self._look(0, 1) | heard
-        return self._look(1, _RING_TIMEOUT_MS) | heard
+            return self._look(0, 1) or heard
+        return self._look(1, _RING_TIMEOUT_MS) or heard
 
     def _look(self, step_ms: int, timeout_ms: int) -> set[tuple[int, str]]:
         """What watchfiles has once `step_ms` pass without a change (0: at once), or nothing
