@@ -49,10 +49,11 @@ def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
         log.error("%s: not a folder", settings.seeds)
         return 2
     # Hand the GIL over every 0.1 ms instead of 5: the publisher thread renders while the loop
-    # answers requests. The loop lets go of the GIL at every system call (each send), and then
-    # waits up to a whole interval to get it back from a busy publisher: p99 while 10,000 files
-    # landed was 3.2 to 4.0x idle at 0.5 ms, 2.4 to 2.5x at 0.1 ms, for the same throughput
-    # and file-to-feed latency (0.05 ms was no better).
+    # answers requests. The loop lets go of the GIL at every system call (asyncio's at each
+    # send; uvloop's once a callback), and then waits up to a whole interval to get it back
+    # from a busy publisher: p99 while 10,000 files landed was 3.2 to 4.0x idle at 0.5 ms, 2.4
+    # to 2.5x at 0.1 ms, on asyncio's loop, for the same throughput and file-to-feed latency
+    # (0.05 ms was no better).
     sys.setswitchinterval(0.0001)
     try:
         with asyncio.Runner(loop_factory=_event_loop) as runner:
