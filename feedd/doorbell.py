@@ -5,10 +5,10 @@ looks, and reports a change once a whole step passed without another. An idle da
 about 1.2% of a core for those wake-ups, and an event waited one and a half steps. A doorbell's
 descriptor waits in `poll` at no cost, and the watcher asks watchfiles only when it rings.
 
-The bell also says where: the watcher adds that to what watchfiles reports, as a look at
-watchfiles that ends without a change empties its set, an event that came in that instant
-included. A ring missed costs latency (the watcher looks every half second anyway), never a
-change.
+The bell also says where, as watchfiles would: when watchfiles has nothing after a ring, the
+watcher reports that instead, as a look at watchfiles that ends without a change empties its
+set, an event that came in that very instant included. A ring missed costs latency (the
+watcher looks every half second anyway), never a change.
 """
 
 from __future__ import annotations
