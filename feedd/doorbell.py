@@ -21,6 +21,8 @@ import select
 import struct
 from collections.abc import Iterable
 
+from watchfiles import Change
+
 log = logging.getLogger(__name__)
 
 # What notify (watchfiles' backend) asks the kernel for, so the bell rings whenever it learns
@@ -37,7 +39,6 @@ _IN_Q_OVERFLOW = 0x4000
 _IN_IGNORED = 0x8000
 _IN_ISDIR = 0x40000000
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then `len` bytes of name
-_ADDED, _MODIFIED, _DELETED = 1, 2, 3  # as watchfiles.Change numbers them
 
 
 class Doorbell:
@@ -96,7 +97,7 @@ class Doorbell:
                 offset += _EVENT.size + size
                 whole = whole or bool(mask & _WHOLE)
                 if mask & _IN_Q_OVERFLOW:
-                    heard.add((_MODIFIED, os.fsdecode(self._root)))
+                    heard.add((Change.modified, os.fsdecode(self._root)))
                     self._watch_tree(self._root)  # folders may have come unseen
                 elif mask & _IN_IGNORED:
                     self._folders.pop(wd, None)
@@ -130,10 +131,10 @@ class Doorbell:
         return True
 
 
-def _change(mask: int) -> int:
+def _change(mask: int) -> Change:
     """The watchfiles change an event is."""
     if mask & _IN_CREATE_OR_MOVED_TO:
-        return _ADDED
+        return Change.added
     if mask & _IN_DELETE_OR_MOVED_FROM:
-        return _DELETED
-    return _MODIFIED
+        return Change.deleted
+    return Change.modified
