@@ -11,7 +11,7 @@ from urllib.parse import quote
 from dateutil import parser as dateparser
 
 from feedd.byline import Byline, parse_byline
-from feedd.text import binary_reason, decode
+from feedd.text import NotText, text_of
 
 # Bump when a change here would parse the same bytes differently: it invalidates caches.
 PARSER_VERSION = 3  # 3: header dates in any of the shapes the header admits
@@ -122,13 +122,13 @@ def parse_head(raw: bytes, *, mtime: float, tz: tzinfo) -> Head:
 
 
 def _parse_front(raw: bytes, mtime: float, tz: tzinfo) -> _Front:
-    reason = binary_reason(raw)
-    if reason:
-        raise ArticleError(reason)
-    text, warnings = decode(raw)
-    if not text.strip():
+    try:
+        text, warnings = text_of(raw)
+    except NotText as error:
+        raise ArticleError(str(error)) from None
+    if not text or text.isspace():
         raise ArticleError("empty file" if not text else "only whitespace")
-    cursor = _Cursor(text.split("\n"))
+    cursor = _Cursor(text)
 
     header = _HEADER.match(cursor.peek() or "")
     day: date | None = None
@@ -183,6 +183,8 @@ def _header_day(text: str) -> date:
 def _in_utc_range(when: datetime) -> bool:
     """Whether `when` has a UTC equivalent: feeds and HTTP headers state instants in UTC, and
     0001-01-01 east of Greenwich (or 9999-12-31 west of it) has none."""
+    if 1 < when.year < 9999:  # an offset is under a day: only the first and last years can fail
+        return True
     try:
         when.astimezone(UTC)
     except OverflowError:
@@ -232,25 +234,39 @@ def _paragraphs(lines: list[str]) -> tuple[str, ...]:
 
 class _Cursor:
     """Walks the non-blank lines of the header block; body paragraphs keep their blank lines.
-    Lines are stripped as they are looked at: a head-only parse never looks at the body."""
+    Lines are found and stripped as they are looked at: a head-only parse never splits the
+    body, and a whole parse splits it once."""
 
-    def __init__(self, lines: list[str]) -> None:
-        self._lines = lines
-        self._at = 0
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._at = 0  # where the current line starts; past the end when none is left
+        self._line: str | None = None  # the current line stripped, once peeked
+        self._next = 0  # where the line after the peeked one starts
 
     def peek(self) -> str | None:
-        lines = self._lines
-        while self._at < len(lines):
-            line = lines[self._at].strip()
+        if self._line is not None:
+            return self._line
+        text = self._text
+        at = self._at
+        while at <= len(text):
+            end = text.find("\n", at)
+            if end < 0:
+                end = len(text)
+            line = text[at:end].strip()
             if line:
+                self._at, self._line, self._next = at, line, end + 1
                 return line
-            self._at += 1
+            at = end + 1
+        self._at = at
         return None
 
     def take(self) -> str | None:
         line = self.peek()
-        self._at += line is not None
+        if line is not None:
+            self._at, self._line = self._next, None
         return line
 
     def rest(self) -> list[str]:
-        return [line.strip() for line in self._lines[self._at :]]
+        if self._at > len(self._text):
+            return []
+        return [line.strip() for line in self._text[self._at :].split("\n")]

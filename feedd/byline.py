@@ -18,11 +18,13 @@ _WEEKDAY = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?"
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,?"
 _TIME = r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::\d{2})?\s*(?P<meridiem>[ap])?\.?(?:m\.?)?"
 
-# The shape every UrduPoint byline has (the time may be missing); matching it exactly is ~30x
-# cheaper than fuzzy dateutil. An ASCII line is matched lowercased, without IGNORECASE, which
-# makes the expression three times slower.
+# The shape every UrduPoint byline has (the time may be missing), after its author; matching
+# it exactly is ~30x cheaper than fuzzy dateutil. The author is what comes before the leftmost
+# place the shape matches: a search finds it in half the time a lazy `^(?P<author>.*?)` took.
+# An ASCII line is matched lowercased, without IGNORECASE, which makes the expression three
+# times slower.
 _EXACT_SHAPE = (
-    rf"^(?P<author>.*?)\s*(?:{_AGO}\s*)?"
+    rf"\s*(?:{_AGO}\s*)?"
     rf"(?P<date>(?:{_WEEKDAY}\s+)?(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<month>{_MONTH})\s+(?P<year>\d{{4}}))"
     rf"(?:\s*\|\s*{_TIME})?\s*$"
 )
@@ -61,7 +63,7 @@ def parse_byline(line: str) -> Byline | None:
     if exact:
         hour = exact["hour"]
         return Byline(
-            _author(line[: exact.end("author")]),
+            _author(line[: exact.start()]),
             _exact_day(exact) or _parse_day(exact["date"]),
             _time_of_day(hour, exact["minute"], exact["meridiem"]) if hour else None,
         )
@@ -80,10 +82,12 @@ def _ends_with_year(line: str) -> bool:
 
 
 def _match_exactly(line: str) -> re.Match[str] | None:
-    """`_EXACT`'s match; the groups of an ASCII line are lowercased, its positions the same."""
-    if line.isascii():
-        return _EXACT_LOWERCASE.match(line.lower())
-    return _EXACT.match(line)
+    """`_EXACT`'s leftmost match, where an author without a line break ends; the groups of an
+    ASCII line are lowercased, its positions the same."""
+    found = _EXACT_LOWERCASE.search(line.lower()) if line.isascii() else _EXACT.search(line)
+    if found is None or "\n" in line[: found.start()]:
+        return None
+    return found
 
 
 def _parse_loosely(line: str) -> Byline | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from feedd.byline import Byline, parse_byline
+from feedd.byline import _EXACT_SHAPE, Byline, _match_exactly, parse_byline
 
 JAN2 = date(2021, 1, 2)
 
@@ -155,6 +156,32 @@ _FRAGMENTS = st.sampled_from(
 def test_any_line_is_a_byline_or_none(line: str) -> None:
     result = parse_byline(line)
     assert result is None or isinstance(result, Byline)
+
+
+# The exact shape as it was matched before: a lazy author, then the shape, from the start.
+_LAZY_AUTHOR = re.compile(rf"^(?P<author>.*?){_EXACT_SHAPE}", re.IGNORECASE)
+
+
+@settings(max_examples=600)
+@given(
+    st.lists(_FRAGMENTS | st.text(max_size=4) | st.sampled_from(["\n", "Joan ", "Xsat ", "7"])).map(
+        "".join
+    )
+)
+@example("Joan\nSmith 02nd January 2021")  # the search would find it past the line break
+@example("Simon 02nd January 2021")  # "mon" starts a weekday
+def test_the_exact_shape_is_found_where_a_lazy_author_found_it(line: str) -> None:
+    """The leftmost search for the shape gives what `^(?P<author>.*?)` gave: the same author
+    (an author never spans a line break) and the same groups."""
+    found, lazy = _match_exactly(line), _LAZY_AUTHOR.match(line)
+    assert (found is None) == (lazy is None)
+    if found is not None and lazy is not None:
+        assert found.start() == lazy.end("author")
+        assert found.span("date") == lazy.span("date")
+        assert [(found[g] or "").lower() for g in ("day", "month", "year", "hour", "minute")] == [
+            (lazy[g] or "").lower() for g in ("day", "month", "year", "hour", "minute")
+        ]
+        assert (found["meridiem"] or "").lower() == (lazy["meridiem"] or "").lower()
 
 
 _MONTHS = "January February March April May June July August September October November December"

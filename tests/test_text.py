@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedd.text import binary_reason, clean, decode
+from feedd.text import NotText, binary_reason, clean, decode, text_of
 
 # The complement of XML 1.0's `Char` production.
 XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -150,3 +150,24 @@ _PLAIN_TEXT = st.text(
 def test_decode_round_trips_clean_utf8(text: str) -> None:
     assert decode(text.encode()) == (text, ())
     assert decode(b"\xef\xbb\xbf" + text.encode()) == (text, ())
+
+
+_MOSTLY_TEXT = st.lists(
+    st.binary(max_size=6)
+    | st.sampled_from([b"\x00", b"\x0c", b"\x1b", b"\x7f", b"\xc2\x85", b"\xef\xbf\xbe", b"\r"])
+    | st.sampled_from([b"%PDF", b"GIF8", b"\xef\xbb\xbf"])
+    | st.text(max_size=20).map(str.encode),
+    max_size=30,
+).map(b"".join)
+
+
+@settings(max_examples=400)
+@given(_MOSTLY_TEXT | st.binary() | _MOSTLY_TEXT.map(lambda raw: raw * 400))
+def test_text_of_says_what_binary_reason_and_decode_say(raw: bytes) -> None:
+    """The one-pass check never tells text from binary, or cleans, otherwise than the two."""
+    reason = binary_reason(raw)
+    if reason is None:
+        assert text_of(raw) == decode(raw)
+    else:
+        with pytest.raises(NotText, match=re.escape(reason)):
+            text_of(raw)
