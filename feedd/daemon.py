@@ -116,6 +116,8 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
                 metrics.observe_latency(time.monotonic() - update.first_event)
         if not first_site.is_set():
             first_site.set()
+            if watcher is not None:
+                watcher.start()  # its setup rescans: what the first scan missed comes then
             notifier.ready(f"serving {update.site.articles} articles")
         else:
             notifier.status(f"serving {update.site.articles} articles")
@@ -151,8 +153,9 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
             lambda update: loop.call_soon_threadsafe(swap, update),
             lambda site: loop.call_soon_threadsafe(serve_early, site),
         )
+        # Started once the first site is out (in `swap`): watchfiles' inotify watches report
+        # every open of a file, and the first scan opens them all.
         watcher = _watcher(settings, publisher)
-        watcher.start()  # before the first scan, so nothing written during it is missed
         publisher.start()
 
         stop = asyncio.Event()
@@ -176,7 +179,8 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
                     publisher.reload(new)
                     if os.path.realpath(new.seeds) != watcher.root:
                         old, watcher = watcher, _watcher(new, publisher)
-                        watcher.start()
+                        if first_site.is_set():
+                            watcher.start()
                         stopping.add(loop.run_in_executor(None, old.stop))
             finally:
                 notifier.notify("READY=1")  # or systemd would wait on "reloading" for ever

@@ -60,11 +60,13 @@ class FolderWatcher:
         self._thread = threading.Thread(target=self._run, name="feedd-watcher", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        if self._thread.ident is None:
+            self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
 
     def restart(self) -> None:
         """Set the watches up again (within `_STOP_CHECK_MS`): inotify cannot watch a folder

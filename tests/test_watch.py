@@ -70,6 +70,24 @@ def test_folders_that_come_are_watched_under_their_names(tmp_path: Path) -> None
     assert not any(path.startswith("a/") for path in seen)
 
 
+def test_a_watcher_may_be_stopped_before_it_starts_and_started_twice(tmp_path: Path) -> None:
+    """The daemon starts its watcher once the first site is out, and may stop before then."""
+    rescans = threading.Semaphore(0)
+    unstarted = FolderWatcher(
+        str(tmp_path), 4, on_paths=print, on_rescan=rescans.release, is_candidate=bool
+    )
+    unstarted.stop()
+    watcher = FolderWatcher(
+        str(tmp_path), 4, on_paths=print, on_rescan=rescans.release, is_candidate=bool
+    )
+    watcher.start()
+    watcher.start()  # a thread started twice would raise
+    try:
+        assert rescans.acquire(timeout=10)
+    finally:
+        watcher.stop()
+
+
 def test_what_a_ring_says_is_whole_is_looked_at_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
