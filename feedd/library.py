@@ -345,8 +345,9 @@ class Library:
             if isinstance(signature, str):  # a folder that cannot be listed
                 pending[path] = None
                 continue
-            if force or self._signatures.get(path) != hash(signature):
-                self._signatures[path] = hash(signature)
+            version = hash(signature)
+            if force or self._signatures.get(path) != version:
+                self._signatures[path] = version
                 pending[path] = signature
         total = len(pending)
         bulk = not whole and total > _BULK
@@ -424,18 +425,21 @@ class Library:
                 yield path, 0, str(found[path])
             else:
                 to_read.append(path)
+        unsaved = self._unsaved
+        signatures = self._signatures
         for path, read, result in read_many(self.root, to_read, self.settings, whole=whole):
             # What was read signs it: the walk's `stat` came before, if there was one.
             signature = read if read is not None else pending[path]
-            self._unsaved.add(path)
+            version = hash(signature)
+            unsaved.add(path)
             if isinstance(result, str) and transient(result):
-                self._signatures.pop(path, None)  # not signed: the next rescan tries again
+                signatures.pop(path, None)  # not signed: the next rescan tries again
             elif result is not None and signature is not None and signature != UNSIGNED:
                 # (UNSIGNED: refused unread, as too large; looked at again at the next rescan)
-                self._signatures[path] = hash(signature)
+                signatures[path] = version
                 if isinstance(result, tuple):
-                    result = Stored(hash(signature), *result, None)
-            yield path, hash(signature), result
+                    result = Stored(version, *result, None)
+            yield path, version, result
 
     def _restore(self, path: str, stored: Stored) -> str | None:
         """The fast path, in bulk mode, for a file nothing is known of yet: as the cache stored
@@ -448,20 +452,22 @@ class Library:
         if stored.reason is not None or page in self._pages_edit:
             self._settle(path, stored.head(), True, version)  # a rejection, or a page clash
             return self.rejected.get(path)
+        source = _shared(stored.source)
         entry = Entry(
             path,
             page,
             datetime.fromtimestamp(stored.published, UTC),  # type: ignore[arg-type]
             datetime.fromtimestamp(stored.updated, UTC),  # type: ignore[arg-type]
-            _shared(stored.source),
+            source,
             version,
         )
         self.entries[path] = entry
         self._pages_edit[page] = entry
-        self._order.append(entry.key)
-        if entry.source is not None:
-            self._by_source.setdefault(entry.source, []).append(entry.key)
-            self._touched_sources.add(entry.source)
+        key = entry.published, entry.updated, path
+        self._order.append(key)
+        if source is not None:
+            self._by_source.setdefault(source, []).append(key)
+            self._touched_sources.add(source)
         if stored.warnings:
             self.warnings[path] = stored.stored_warnings()
         return None
