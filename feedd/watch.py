@@ -97,6 +97,11 @@ class FolderWatcher:
     def _watch(self, polling: bool) -> None:
         """Watch until stopped, or until the watches must be set up again."""
         with _Watches(self.root, polling) as watches:
+            if watches.identity is None or _identity(self.root) != watches.identity:
+                # Moved while the watches were set up: they may watch nothing, or what is
+                # elsewhere now, and would say nothing. (Once they are in place, they see it go.)
+                log.warning("%s was removed or replaced; restarting the watcher", self.root)
+                return
             log.info("watching %s for changes (%s)", self.root, watches.how(self._step_ms))
             # The watches are in place: a rescan now sees everything written before them.
             self._on_rescan()

@@ -96,8 +96,9 @@ def running_daemon(
     timeout: float = 20.0,
     prefix: tuple[str, ...] = (),
 ) -> Iterator[Daemon]:
-    """`feedd serve` on `seeds`, once it is listening and has published its first site; run
-    under a command `prefix` if given (fewer capabilities, a user namespace of its own)."""
+    """`feedd serve` on `seeds`, once it is listening, has published its first site and
+    watches the folder; run under a command `prefix` if given (fewer capabilities, a user
+    namespace of its own)."""
     command = [sys.executable, "-m", "feedd", "serve", "--seeds", str(seeds), "--port", "0"]
     process = subprocess.Popen(
         [*prefix, *command, *args],
@@ -128,6 +129,9 @@ def running_daemon(
         )
         daemon.port = int(match.group(1))
         wait_for(lambda: daemon.get("/healthz").status == 200, timeout, "the first site")
+        # The watches are set up once the first site is out: what a test changes before they
+        # are in place is still published (their setup rescans), but not as an event.
+        wait_for(lambda: daemon.logged(_WATCHING), timeout, "the watches")
         yield daemon
     except AssertionError as error:
         raise AssertionError(f"{error}\n--- feedd serve log ---\n{''.join(daemon.log)}") from None
@@ -137,6 +141,9 @@ def running_daemon(
         process.wait(10)
         reader.join(10)
         stream.close()
+
+
+_WATCHING = "for changes|waiting for it to come back|falling back to polling|watcher failed"
 
 
 def _fail(daemon: Daemon) -> None:

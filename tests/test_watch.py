@@ -158,3 +158,41 @@ def test_what_watchfiles_loses_the_bell_still_reports(
             file.write("b")
             file.flush()
             assert str(tmp_path / "b.txt") in {path for _, path in watches.changes(40)}
+
+
+def test_a_folder_moved_while_its_watches_are_set_up_is_watched_when_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Watches set up on a folder that moves meanwhile watch nothing, or the folder where it
+    went, and would never say so: the watcher sees that it moved, waits for it, and watches
+    it again where it belongs."""
+    root, away = tmp_path / "root", tmp_path / "away"
+    root.mkdir()
+    real_folders = watch._folders
+    moves = []
+
+    def folders_then_moved(path: str) -> list[str]:
+        listed = real_folders(path)
+        if not moves:
+            moves.append(root.rename(away))
+        return listed
+
+    monkeypatch.setattr(watch, "_folders", folders_then_moved)
+    seen: set[str] = set()
+    rescans = threading.Semaphore(0)
+    watcher = FolderWatcher(
+        str(root),
+        4,
+        on_paths=lambda paths, _: seen.update(paths),
+        on_rescan=rescans.release,
+        is_candidate=lambda path: True,
+    )
+    watcher.start()
+    try:
+        wait_for(lambda: moves, what="the move")
+        away.rename(root)
+        assert rescans.acquire(timeout=10)  # watched again, where it belongs
+        (root / "x.txt").write_text("x")
+        wait_for(lambda: "x.txt" in seen, what="a file written after the move back")
+    finally:
+        watcher.stop()
