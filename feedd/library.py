@@ -38,6 +38,7 @@ from feedd.reading import (
     display_path,
     read_article,
     read_many,
+    start_fork_server,
     transient,
     worker_pool,
 )
@@ -225,7 +226,10 @@ class Library:
             nothing_known = not (self._signatures or self.entries or self.rejected)
             if nothing_known and self._cache is not None and self._cache.exists():
                 return self._warm_start(self._cache, progress)
-            # A first scan with nothing cached reads every file, and reading a file signs it.
+            # A first scan with nothing cached reads every file, and reading a file signs it;
+            # workers are likely to read them, and their fork server starts during the walk.
+            if nothing_known and (os.cpu_count() or 1) > 1:
+                start_fork_server()
             found = dict(self._candidates.walk("", signed=bool(self._signatures)))
             known = set(self.entries) | set(self.rejected)
             return self._refresh(found, known, force=False, progress=progress)
