@@ -9,7 +9,6 @@ import signal
 import socket
 from pathlib import Path
 
-import pytest
 from serving import article, running_daemon, wait_for
 
 FEEDS = ("/feed.atom", "/feed.rss", "/feed.json")
@@ -28,15 +27,6 @@ def everywhere(daemon, expected: set[str]) -> bool:  # type: ignore[no-untyped-d
 def rescans(daemon) -> int:  # type: ignore[no-untyped-def]
     metrics = daemon.get("/metrics").body.decode()
     return int(re.search(r"^feedd_rescans_total (\d+)$", metrics, re.M).group(1))  # type: ignore[union-attr]
-
-
-@pytest.fixture
-def seeds(tmp_path: Path) -> Path:
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    (folder / "a.txt").write_text(article("Alpha"))
-    (folder / "b.txt").write_text(article("Bravo", day="2021-01-03"))
-    return folder
 
 
 def test_serves_the_folder_and_follows_every_kind_of_change(seeds: Path, tmp_path: Path) -> None:

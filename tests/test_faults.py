@@ -59,15 +59,6 @@ def serving(
         assert not daemon.logged("Traceback|update failed"), "".join(daemon.log)
 
 
-@pytest.fixture
-def seeds(tmp_path: Path) -> Path:
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    (folder / "a.txt").write_text(article("Alpha"))
-    (folder / "b.txt").write_text(article("Bravo", day="2021-01-03"))
-    return folder
-
-
 def titles(daemon: Daemon) -> set[str] | None:
     """The titles in every feed, or None while they disagree (fetched across an update)."""
     atom, rss = daemon.titles("/feed.atom"), daemon.titles("/feed.rss")
