@@ -99,7 +99,7 @@ def parse(path: str, raw: bytes, *, mtime: float, tz: tzinfo) -> Article:
 
     Raises `ArticleError` for anything that is not an article, and nothing else.
     """
-    front = _parse_front(raw, mtime, tz)
+    front = _parse_front(raw, mtime, tz, whole=True)
     return Article(
         id=entry_id(path),
         path=path,
@@ -117,11 +117,12 @@ def parse_head(raw: bytes, *, mtime: float, tz: tzinfo) -> Head:
     """What `parse` would say of the article's dates and source, or the same `ArticleError`;
     the body is left unread (a cold scan parses every file for this, and the paragraphs were
     a fifth of the work)."""
-    front = _parse_front(raw, mtime, tz)
+    front = _parse_front(raw, mtime, tz, whole=False)
     return Head(front.published, front.updated, front.source, front.warnings)
 
 
-def _parse_front(raw: bytes, mtime: float, tz: tzinfo) -> _Front:
+def _parse_front(raw: bytes, mtime: float, tz: tzinfo, *, whole: bool) -> _Front:
+    """The front of the article; `whole=False` leaves the author out (a head has none)."""
     try:
         text, warnings = text_of(raw)
     except NotText as error:
@@ -146,7 +147,7 @@ def _parse_front(raw: bytes, mtime: float, tz: tzinfo) -> _Front:
     title = " ".join((cursor.take() or "").split())
     if not title:
         raise ArticleError("no headline")
-    byline = _take_byline_and_repeat(cursor, title)
+    byline = _take_byline_and_repeat(cursor, title, whole)
 
     if not _EARLIEST_MTIME <= mtime <= _LATEST_MTIME:
         clamped = _EARLIEST_MTIME if mtime < _EARLIEST_MTIME else _LATEST_MTIME
@@ -192,7 +193,7 @@ def _in_utc_range(when: datetime) -> bool:
     return True
 
 
-def _take_byline_and_repeat(cursor: _Cursor, title: str) -> Byline | None:
+def _take_byline_and_repeat(cursor: _Cursor, title: str, whole: bool) -> Byline | None:
     """Consume the optional byline and the optional repeat of the headline, in either order."""
     byline = None
     repeat_seen = False
@@ -204,7 +205,7 @@ def _take_byline_and_repeat(cursor: _Cursor, title: str) -> Byline | None:
         # The repeat first: a headline such as "Flood remembered 5 years ago" reads as a byline.
         if not repeat_seen and _repeats(line, folded):
             repeat_seen = True
-        elif byline is None and (found := parse_byline(line)):
+        elif byline is None and (found := parse_byline(line, whole=whole)):
             byline = found
         else:
             break

@@ -55,17 +55,21 @@ class Byline:
     time_of_day: time | None
 
 
-def parse_byline(line: str) -> Byline | None:
-    """The byline in `line`, or None when the line is not one (a body paragraph, say)."""
+def parse_byline(line: str, *, whole: bool = True) -> Byline | None:
+    """The byline in `line`, or None when the line is not one (a body paragraph, say).
+
+    `whole=False`: only whether it is one and its time of day are wanted (dating an article);
+    the author and the day of a byline of the exact shape are then left None, unread."""
     if len(line) > _MAX_BYLINE_CHARS:
         return None
     exact = _match_exactly(line) if _ends_with_year(line) else None
     if exact:
         hour = exact["hour"]
+        at = _time_of_day(hour, exact["minute"], exact["meridiem"]) if hour else None
+        if not whole:
+            return Byline(None, None, at)
         return Byline(
-            _author(line[: exact.start()]),
-            _exact_day(exact) or _parse_day(exact["date"]),
-            _time_of_day(hour, exact["minute"], exact["meridiem"]) if hour else None,
+            _author(line[: exact.start()]), _exact_day(exact) or _parse_day(exact["date"]), at
         )
     return _parse_loosely(line)
 

@@ -158,6 +158,16 @@ def test_any_line_is_a_byline_or_none(line: str) -> None:
     assert result is None or isinstance(result, Byline)
 
 
+@settings(max_examples=400)
+@given(st.text(max_size=250) | st.lists(_FRAGMENTS | st.text(max_size=4)).map("".join))
+def test_a_byline_read_for_its_time_only_is_the_same_byline(line: str) -> None:
+    """Dating an article asks only whether a line is a byline and its time of day."""
+    whole, part = parse_byline(line), parse_byline(line, whole=False)
+    assert (whole is None) == (part is None)
+    if whole is not None and part is not None:
+        assert part.time_of_day == whole.time_of_day
+
+
 # The exact shape as it was matched before: a lazy author, then the shape, from the start.
 _LAZY_AUTHOR = re.compile(rf"^(?P<author>.*?){_EXACT_SHAPE}", re.IGNORECASE)
 
