@@ -33,6 +33,7 @@ from feedd.cache import ArticleCache, Stored, cache_path
 from feedd.candidates import UNSIGNED, Candidates, Found, Signature, walk_everything
 from feedd.config import Settings
 from feedd.reading import (
+    PARALLEL_FROM,
     NotACandidate,
     Outcome,
     display_path,
@@ -226,11 +227,12 @@ class Library:
             nothing_known = not (self._signatures or self.entries or self.rejected)
             if nothing_known and self._cache is not None and self._cache.exists():
                 return self._warm_start(self._cache, progress)
-            # A first scan with nothing cached reads every file, and reading a file signs it;
-            # workers are likely to read them, and their fork server starts during the walk.
-            if nothing_known and (os.cpu_count() or 1) > 1:
-                start_fork_server()
-            found = dict(self._candidates.walk("", signed=bool(self._signatures)))
+            # A first scan with nothing cached reads every file, and reading a file signs it.
+            found: dict[str, Found] = {}
+            for path, what in self._candidates.walk("", signed=bool(self._signatures)):
+                found[path] = what
+                if nothing_known and len(found) == PARALLEL_FROM:
+                    start_fork_server()  # workers will read them: it starts during the walk
             known = set(self.entries) | set(self.rejected)
             return self._refresh(found, known, force=False, progress=progress)
 

@@ -25,7 +25,7 @@ from feedd.config import Settings
 log = logging.getLogger(__name__)
 
 # Below this many files, starting worker processes costs more than it saves.
-_PARALLEL_FROM = 2000
+PARALLEL_FROM = 2000
 _CHUNK = 500
 
 
@@ -55,7 +55,7 @@ def read_many(
     it could not be opened). Many paths are read by one worker process per core, which send
     back heads, not whole articles (the text would cost more to send than to read again),
     unless `whole` articles are wanted."""
-    if whole or len(paths) < _PARALLEL_FROM or (workers := os.cpu_count() or 1) < 2:
+    if whole or len(paths) < PARALLEL_FROM or (workers := os.cpu_count() or 1) < 2:
         for path in paths:
             yield path, *_read(root, path, settings)
         return
@@ -81,8 +81,11 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
 
 
 def start_fork_server() -> None:
-    """Start the fork server workers come from now, if it is not running: its Python starts
-    and imports this module (0.3 s) while the caller goes on, walking the folder, say."""
+    """Start the fork server workers come from now, if it is not running and there will be
+    workers: its Python starts and imports this module (0.3 s) while the caller goes on,
+    walking the folder, say."""
+    if (os.cpu_count() or 1) < 2:
+        return
     _fork_server()
     try:
         multiprocessing.forkserver.ensure_running()
@@ -91,6 +94,7 @@ def start_fork_server() -> None:
 
 
 def _fork_server() -> multiprocessing.context.ForkServerContext:
+    """The fork server's context, its server told to import this module before it forks."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["feedd.reading"])
     return context
