@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,17 @@ def test_the_fast_cut_agrees_with_relpath(batch: list[str]) -> None:
     assert relative_paths(ROOT, batch) == expected
 
 
+def recording_watcher(root: Path, seen: set[str], on_rescan: Callable[[], None]) -> FolderWatcher:
+    """A watcher on `root` (a 4 ms step) that adds every path it hands on to `seen`."""
+    return FolderWatcher(
+        str(root),
+        4,
+        on_paths=lambda paths, _: seen.update(paths),
+        on_rescan=on_rescan,
+        is_candidate=lambda path: True,
+    )
+
+
 def test_folders_that_come_are_watched_under_their_names(tmp_path: Path) -> None:
     """Each folder is watched on its own: one renamed, or moved in with folders of its own, is
     watched again where it is now, and what is written in it is reported under that name."""
@@ -47,13 +59,7 @@ def test_folders_that_come_are_watched_under_their_names(tmp_path: Path) -> None
     (tmp_path / "outside" / "tree" / "deep").mkdir(parents=True)
     seen: set[str] = set()
     ready = threading.Event()
-    watcher = FolderWatcher(
-        str(root),
-        4,
-        on_paths=lambda paths, _: seen.update(paths),
-        on_rescan=ready.set,
-        is_candidate=lambda path: True,
-    )
+    watcher = recording_watcher(root, seen, ready.set)
     watcher.start()
     try:
         assert ready.wait(10)
@@ -73,13 +79,8 @@ def test_folders_that_come_are_watched_under_their_names(tmp_path: Path) -> None
 def test_a_watcher_may_be_stopped_before_it_starts_and_started_twice(tmp_path: Path) -> None:
     """The daemon starts its watcher once the first site is out, and may stop before then."""
     rescans = threading.Semaphore(0)
-    unstarted = FolderWatcher(
-        str(tmp_path), 4, on_paths=print, on_rescan=rescans.release, is_candidate=bool
-    )
-    unstarted.stop()
-    watcher = FolderWatcher(
-        str(tmp_path), 4, on_paths=print, on_rescan=rescans.release, is_candidate=bool
-    )
+    recording_watcher(tmp_path, set(), rescans.release).stop()
+    watcher = recording_watcher(tmp_path, set(), rescans.release)
     watcher.start()
     watcher.start()  # a thread started twice would raise
     try:
@@ -180,13 +181,7 @@ def test_a_folder_moved_while_its_watches_are_set_up_is_watched_when_back(
     monkeypatch.setattr(watch, "_folders", folders_then_moved)
     seen: set[str] = set()
     rescans = threading.Semaphore(0)
-    watcher = FolderWatcher(
-        str(root),
-        4,
-        on_paths=lambda paths, _: seen.update(paths),
-        on_rescan=rescans.release,
-        is_candidate=lambda path: True,
-    )
+    watcher = recording_watcher(root, seen, rescans.release)
     watcher.start()
     try:
         wait_for(lambda: moves, what="the move")
