@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # What notify (watchfiles' backend) asks the kernel for, so the bell rings whenever it learns
 # something: modify, attrib, close_write, moved_from/to, create, delete, delete_self, move_self.
+# Not open, which notify asks for too (its mask is 0xfee): every read of a file, feedd's own
+# included, would ring, and watchfiles reports no change for it.
 _MASK = 0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800
 _IN_ONLYDIR = 0x01000000
 _IN_DONTFOLLOW = 0x02000000
