@@ -52,12 +52,12 @@ def read_many(
     root: str, paths: Sequence[str], settings: Settings, *, whole: bool = False
 ) -> Iterator[tuple[str, Signature | None, Outcome]]:
     """The outcome of each path, with the signature of the file that was read (None when
-    it could not be opened). Many paths are read by one worker process per core, which send
-    back heads, not whole articles (the text would cost more to send than to read again),
-    unless `whole` articles are wanted."""
+    it could not be opened): whole articles if `whole`, else heads (`Packed`). Many heads are
+    read by one worker process per core (the text would cost more to send than to read
+    again), a few here."""
     if whole or len(paths) < PARALLEL_FROM or (workers := os.cpu_count() or 1) < 2:
         for path in paths:
-            yield path, *_read(root, path, settings)
+            yield path, *_read(root, path, settings, head_only=not whole)
         return
     chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
     done = 0
