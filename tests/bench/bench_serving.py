@@ -507,6 +507,15 @@ def main() -> int:
         port = feedd.wait_listening()
         try:
             poll(lambda: articles_published(port) == args.articles, 120, "feedd's first site")
+            # A site is served a moment before its gzip variants are ready (see Renderer.site).
+            poll(
+                lambda: (
+                    fetch(port, headers={"Accept-Encoding": "gzip"}).header("Content-Encoding")
+                    == "gzip"
+                ),
+                10,
+                "feedd's first site gzipped",
+            )
         except RuntimeError as error:
             feedd.fail(str(error))
 
