@@ -238,19 +238,21 @@ class Library:
 
     def _warm_start(self, cache: ArticleCache, progress: Progress | None) -> Changes:
         """The first scan with a cache: publish what it holds, then check it against the
-        folder like any later rescan. Another process walks the folder meanwhile: the walk (a
-        `stat` a file) and making 100,000 entries each take about a second of the GIL, and
-        now take it side by side rather than one after the other."""
+        folder like any later rescan. When the cache holds many files, another process walks
+        the folder meanwhile: the walk (a `stat` a file) and making 100,000 entries each take
+        about a second of the GIL, and now take it side by side rather than one after the
+        other. For a few files, starting that process (0.25 s) would cost more than the walk."""
+        cached = cache.load()
         found: dict[str, Found] | None = None
         with contextlib.ExitStack() as stack:
             walking = None
-            if (os.cpu_count() or 1) > 1:  # else a process only adds its start
+            if len(cached) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
                 try:
                     pool = stack.enter_context(worker_pool(1))
                     walking = pool.submit(walk_everything, self.root, self.settings.include)
                 except OSError as error:
                     log.warning("cannot start a process to walk the folder: %s", error)
-            restored = self._restore_all(cache.load())
+            restored = self._restore_all(cached)
             if walking is not None:
                 try:
                     found = dict(walking.result())

@@ -114,6 +114,7 @@ def test_what_changed_while_away_ends_as_a_cold_scan_of_the_folder_would(
     process, or here on one core): every change made while feedd was stopped must come out as
     a cold scan sees it, and only rejections that still stand are reported."""
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr("feedd.library.PARALLEL_FROM", 1)  # another process even for a few
     cache_file = tmp_path / "cache.sqlite3"
     (seeds / "gone-bad.txt").write_text("\n")
     (seeds / "still-bad.txt").write_text("\n")
