@@ -120,6 +120,9 @@ class Library:
         self.entries: dict[str, Entry] = {}
         self.pages: immutables.Map[str, Entry] = immutables.Map()
         self._pages_edit: immutables.MapMutation[str, Entry] | None = None
+        # While filling in bulk, the publication times made datetimes so far: most articles
+        # share theirs with others (a day, a time of day), and then share one object.
+        self._instants: dict[float, datetime] = {}
         self.rejected: dict[str, str] = {}
         self.warnings: dict[str, tuple[str, ...]] = {}
         # hash() of each file's (size, mtime_ns, inode): one int instead of a tuple of three
@@ -411,6 +414,7 @@ class Library:
         finally:
             self.pages = self._pages_edit.finish()
             self._pages_edit = None
+            self._instants = {}
             self._order.sort()
             self._changed_from = 0
             for keys in self._by_source.values():
@@ -463,10 +467,14 @@ class Library:
             self._settle(path, stored.head(), True, version)  # a rejection, or a page clash
             return self.rejected.get(path)
         source = _shared(stored.source)
+        published = self._instants.get(stored.published)  # type: ignore[arg-type]
+        if published is None:
+            published = datetime.fromtimestamp(stored.published, UTC)  # type: ignore[arg-type]
+            self._instants[stored.published] = published  # type: ignore[index]
         entry = Entry(
             path,
             page,
-            datetime.fromtimestamp(stored.published, UTC),  # type: ignore[arg-type]
+            published,
             datetime.fromtimestamp(stored.updated, UTC),  # type: ignore[arg-type]
             source,
             version,
