@@ -110,7 +110,7 @@ class ArticleCache:
             else:  # a full disk, a lock, a file size limit: the cache may be fine later
                 log.warning("cannot read cache %s (%s); starting without it", self.path, error)
             return {}
-        make = Stored._make  # a third faster than Stored(*row[1:]) over 100,000 rows
+        make = Stored._make  # a quarter faster than Stored(*row[1:]) over 100,000 rows
         return {_path(row[0]): make(row[1:]) for row in rows}
 
     def save(self, rows: Mapping[str, Stored | None]) -> None:
