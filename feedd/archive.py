@@ -77,17 +77,21 @@ class Archive:
         start, stop = self._month(_month_of(self.keys[page.stop]))
         return self._page(start, stop, 1)
 
-    def pages(self) -> list[Page]:
+    def pages(self, since: int = 0) -> list[Page]:
         """Every page, oldest first (for `feedd build` and `--publish`, which write them all):
-        a month at a time, its pages by arithmetic."""
+        a month at a time, its pages by arithmetic. `since`: only the page that lists
+        `keys[since]` and the ones after it."""
         found: list[Page] = []
         if self.size < 1:
             return found
-        start = 0
+        start = since  # the loop goes back to the start of its month
         while start < len(self.keys):
             year, month = _month_of(self.keys[start])
             start, stop = self._month((year, month))
-            for number, first in enumerate(range(start, stop, self.size), 1):
+            skip = max(0, (since - start) // self.size)  # pages of the month before `since`
+            for number, first in enumerate(
+                range(start + skip * self.size, stop, self.size), skip + 1
+            ):
                 name = f"{year:04d}-{month:02d}" + (f"-{number}" if number > 1 else "")
                 found.append(Page(name, first, min(first + self.size, stop)))
             start = stop

@@ -622,6 +622,14 @@ class OrderPrefix(Sequence[Key]):
     def __len__(self) -> int:
         return self._length
 
+    def shared_with(self, other: Sequence[Key]) -> int:
+        """How many leading keys this and `other` are known to share without comparing them:
+        all of the shorter one's when both are prefixes of the same copy (the library copies
+        the order again only when it changed within the prefix asked for), else none."""
+        if isinstance(other, OrderPrefix) and other._keys is self._keys:
+            return min(self._length, other._length)
+        return 0
+
     @overload
     def __getitem__(self, index: int) -> Key: ...
 

@@ -12,6 +12,7 @@ the disk; sites that arrive while it writes are coalesced into the newest.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 from feedd import output, urls
 from feedd.archive import Archive, Page
 from feedd.config import Settings
-from feedd.library import article_loader
+from feedd.library import OrderPrefix, article_loader
 from feedd.listings import ListingRenderer, listing
 from feedd.render import PageRenderer
 from feedd.site import Resource, Site
@@ -187,10 +188,10 @@ class _Written:
                     continue
             if page in old.pages and page not in site.pages:
                 gone.append(page)
-        pages = _pages_of(site.archive)
+        pages, remade = _archive_pages(old.archive, self._archive_pages, site.archive)
         touched = _pages_listing(site, changed)
         for name in _changed_archive_pages(
-            old.archive, self._archive_pages, site.archive, pages, touched
+            old.archive, self._archive_pages, site.archive, pages, [*remade, *touched], touched
         ):
             for suffix in urls.FEED_SUFFIXES:
                 path = urls.archive_path(name, suffix)
@@ -252,28 +253,63 @@ class _Written:
             self._manifest_saved, self._manifest_stale = time.monotonic(), False
 
 
-def _pages_of(archive: Archive | None) -> dict[str, tuple[Page, str | None, str | None]]:
-    """Each archive page by name, with the names of its neighbours (its links)."""
-    if archive is None:
-        return {}
-    pages = archive.pages()
-    names = [None, *(p.name for p in pages), None]
+Linked = dict[str, tuple[Page, str | None, str | None]]  # page name: page, older, newer
+
+
+def _pages_of(archive: Archive | None) -> Linked:
+    """Each archive page by name, oldest first, with the names of its neighbours (its links)."""
+    return _linked(archive.pages() if archive is not None else [], None)
+
+
+def _linked(pages: list[Page], older: str | None) -> Linked:
+    names = [older, *(p.name for p in pages), None]
     return {page.name: (page, names[i], names[i + 2]) for i, page in enumerate(pages)}
+
+
+def _archive_pages(
+    old: Archive | None, old_pages: Linked, new: Archive | None
+) -> tuple[Linked, list[str]]:
+    """The pages of `new` with their links, and the names of those that may differ from
+    `old_pages` for more than listing a changed article.
+
+    All of them, unless the two archives are known to begin alike (see
+    `OrderPrefix.shared_with`): then the pages before the one listing the last key they share
+    are the same pages with the same links, and only that page and later ones are made again.
+    An article published at the top moves one key into the archive: at 100,000 articles that
+    is its last page or two, not 2,000 of them made and compared at every update."""
+    fresh: list[Page] = []
+    if old is not None and new is not None and old.size == new.size:
+        keys = new.keys
+        shared = keys.shared_with(old.keys) if isinstance(keys, OrderPrefix) else 0
+        fresh = new.pages(since=shared - 1) if shared else []
+    if not fresh:
+        pages = _pages_of(new)
+        return pages, list(pages)
+    # The page after the last one kept starts below the shared end in both: same name, so the
+    # last page kept keeps its link.
+    cut = fresh[0].start
+    kept = dict(itertools.takewhile(lambda item: item[1][0].start < cut, old_pages.items()))
+    again = _linked(fresh, next(reversed(kept), None))
+    return kept | again, list(again)
 
 
 def _changed_archive_pages(
     old: Archive | None,
-    old_pages: dict[str, tuple[Page, str | None, str | None]],
+    old_pages: Linked,
     new: Archive | None,
-    new_pages: dict[str, tuple[Page, str | None, str | None]],
+    new_pages: Linked,
+    names: Iterable[str],
     touched: set[str],
 ) -> list[str]:
-    """Archive pages whose entries, order or links differ, or that list an article that
-    changed (`touched`: their names)."""
+    """Of the archive pages `names`, those whose entries, order or links differ, or that list
+    an article that changed (`touched`: their names)."""
     if new is None:
         return []
     result = []
-    for name, (page, older, newer) in new_pages.items():
+    for name in dict.fromkeys(names):
+        if name not in new_pages:
+            continue
+        page, older, newer = new_pages[name]
         before = old_pages.get(name)
         if (
             old is None

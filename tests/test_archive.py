@@ -52,6 +52,17 @@ def test_pages_cover_every_entry_once_and_link_both_ways(dates: list[datetime], 
             assert {month(key) for key in keys} == {tuple(map(int, page.name.split("-")[:2]))}
 
 
+@given(st.lists(st.one_of(near, instants), min_size=1, max_size=60), st.integers(1, 7), st.data())
+def test_pages_since_a_key_are_the_pages_from_the_one_listing_it(
+    dates: list[datetime], size: int, data: st.DataObject
+) -> None:
+    history = archive(dates, size)
+    since = data.draw(st.integers(0, len(dates) - 1))
+    pages = history.pages()
+    at = pages.index(history.page_at(since))
+    assert history.pages(since) == pages[at:]
+
+
 def test_names_follow_the_calendar_and_only_real_pages_resolve() -> None:
     jan = [datetime(2021, 1, d, tzinfo=UTC) for d in range(1, 6)]
     history = archive([*jan, datetime(2021, 3, 1, tzinfo=UTC)], 2)

@@ -98,6 +98,33 @@ def test_the_folder_follows_any_sequence_of_changes(tmp_path: Path, seed: int) -
         mirror.stop()
 
 
+def test_archive_pages_follow_articles_published_at_the_top_across_months(
+    tmp_path: Path,
+) -> None:
+    """The common update: a new article on top pushes the oldest one the feeds carried into
+    the archive. The mirror then makes again only the archive's last month; pages before it
+    must still get new links when the archive reaches a new month or a new page."""
+    seeds, out = tmp_path / "seeds", tmp_path / "public"
+    seeds.mkdir()
+    settings = Settings(seeds=seeds, max_entries=2, base_url="https://news.example/")
+    library, renderer = Library(settings), Renderer(settings)
+    mirror = Mirror(out)
+    mirror.start()
+    try:
+        mirror.publish(renderer.site(library), library.scan().changed, settings)
+        for day in range(0, 100, 3):  # 2021-01-01 on, three days apart: about a month a page
+            name = f"a{day:03}.txt"
+            (seeds / name).write_text(article(f"Day {day}", day, SOURCES[day % 2]))
+            changes = library.apply([name])
+            site = renderer.site(library)
+            mirror.publish(site, changes.changed, settings)
+            assert mirror.wait_idle(30)
+            assert on_disk(out) == expected(site, settings), f"day {day}"
+        assert site.archive is not None and len(site.archive.pages()) > 10
+    finally:
+        mirror.stop()
+
+
 def test_a_folder_it_cannot_write_is_retried_and_caught_up(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
