@@ -102,8 +102,8 @@ def test_archive_pages_follow_articles_published_at_the_top_across_months(
     tmp_path: Path,
 ) -> None:
     """The common update: a new article on top pushes the oldest one the feeds carried into
-    the archive. The mirror then makes again only the archive's last month; pages before it
-    must still get new links when the archive reaches a new month or a new page."""
+    the archive. The mirror then makes again only the archive's last page or two; the pages
+    before them must still be linked right when the archive reaches a new month or page."""
     seeds, out = tmp_path / "seeds", tmp_path / "public"
     seeds.mkdir()
     settings = Settings(seeds=seeds, max_entries=2, base_url="https://news.example/")
