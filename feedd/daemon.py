@@ -152,6 +152,7 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
             settings,
             lambda update: loop.call_soon_threadsafe(swap, update),
             lambda site: loop.call_soon_threadsafe(serve_early, site),
+            rescanned_soon=True,  # by the watcher, once the first site is out
         )
         # Started once the first site is out (in `swap`): watchfiles' inotify watches report
         # every open of a file, and the first scan opens them all.

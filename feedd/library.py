@@ -126,6 +126,10 @@ class Library:
         # share theirs with others (a day, a time of day), and then share one object.
         self._instants: dict[float, datetime] = {}
         self.rejected: dict[str, str] = {}
+        # Whether what is published was taken from the cache and not checked yet (see `scan`),
+        # and the rejections it held, for the scan that checks it to report.
+        self.unchecked = False
+        self._held_rejections: tuple[tuple[str, str], ...] = ()
         self.warnings: dict[str, tuple[str, ...]] = {}
         # hash() of each file's (size, mtime_ns, inode): one int instead of a tuple of three
         # saves about 100 bytes a file; a collision would only skip one re-read at a rescan.
@@ -217,12 +221,16 @@ class Library:
         touched, self._touched_sources = self._touched_sources, set()
         return touched
 
-    def scan(self, progress: Progress | None = None) -> Changes:
+    def scan(self, progress: Progress | None = None, *, checked_later: bool = False) -> Changes:
         """Walk the whole folder: read new and changed files, forget vanished ones.
 
         `progress(done, total)` is called now and then while many files are read. While the
         folder itself is missing (moved away, being replaced), nothing is forgotten: the last
-        good site stays published until it is back."""
+        good site stays published until it is back.
+
+        `checked_later`: a first scan with a cache takes the cache as it is, without walking
+        the folder, for a caller that scans again at once (the daemon, once its watches are
+        in place). Rejections it holds are reported by that scan, if they still stand."""
         if not os.path.isdir(self.root):
             log.warning("%s is missing; keeping what was published", self.root)
             return Changes(frozenset(), ())
@@ -231,7 +239,7 @@ class Library:
         with _long_slices(first=not self._signatures):
             nothing_known = not (self._signatures or self.entries or self.rejected)
             if nothing_known and self._cache is not None and self._cache.exists():
-                return self._warm_start(self._cache, progress)
+                return self._warm_start(self._cache, progress, checked_later)
             # A first scan with nothing cached reads every file, and reading a file signs it.
             found: dict[str, Found] = {}
             for path, what in self._candidates.walk("", signed=bool(self._signatures)):
@@ -239,15 +247,30 @@ class Library:
                 if nothing_known and len(found) == PARALLEL_FROM:
                     start_fork_server()  # workers will read them: it starts during the walk
             known = set(self.entries) | set(self.rejected)
-            return self._refresh(found, known, force=False, progress=progress)
+            changes = self._refresh(found, known, force=False, progress=progress)
+        self.unchecked = False
+        held, self._held_rejections = self._held_rejections, ()
+        standing = [r for r in held if self.rejected.get(r[0]) == r[1]]
+        if not standing:
+            return changes
+        rejections = tuple(sorted({*changes.new_rejections, *standing}))
+        return Changes(changes.changed, rejections, changes.cleared, changes.relisted)
 
-    def _warm_start(self, cache: ArticleCache, progress: Progress | None) -> Changes:
+    def _warm_start(
+        self, cache: ArticleCache, progress: Progress | None, checked_later: bool
+    ) -> Changes:
         """The first scan with a cache: publish what it holds, then check it against the
-        folder like any later rescan. When the cache holds many files, another process walks
-        the folder meanwhile: the walk (a `stat` a file) and making 100,000 entries each take
-        about a second of the GIL, and now take it side by side rather than one after the
-        other. For a few files, starting that process (0.25 s) would cost more than the walk."""
+        folder like any later rescan (unless `checked_later`). When the cache holds many
+        files, another process walks the folder meanwhile: the walk (a `stat` a file) and
+        making 100,000 entries each take about a second of the GIL, and now take it side by
+        side rather than one after the other. For a few files, starting that process (0.25 s)
+        would cost more than the walk."""
         cached = cache.load()
+        if checked_later and cached:
+            restored = self._restore_all(cached)
+            self._held_rejections = restored.new_rejections
+            self.unchecked = True
+            return Changes(restored.changed, ())
         found: dict[str, Found] | None = None
         with contextlib.ExitStack() as stack:
             walking = None

@@ -22,6 +22,10 @@ from feedd.site import Site
 
 log = logging.getLogger(__name__)
 
+# After a first site taken from the cache unchecked, the rescan the caller said would come
+# is made by the publisher itself if it has not come by then.
+_CHECK_SECONDS = 10.0
+
 
 @dataclass(frozen=True, slots=True)
 class Update:
@@ -62,11 +66,17 @@ _Request = _Paths | _Rescan | _Reload | _Stop
 @dataclass
 class Publisher:
     """Call `start()`, then feed it; `on_update` is called from the publisher thread, and so is
-    `on_early` with each site that is ready to serve before its new documents are gzipped."""
+    `on_early` with each site that is ready to serve before its new documents are gzipped.
+
+    `rescanned_soon`: the caller asks for a rescan once the first site is out (the daemon's
+    watcher does, once its watches are in place). The first site may then come straight from
+    the cache, unchecked, and that rescan checks it against the folder: a restart at 100,000
+    files does not walk them twice. Should it not come, one is made `_CHECK_SECONDS` later."""
 
     settings: Settings
     on_update: Callable[[Update], None]
     on_early: Callable[[Site], None] | None = None
+    rescanned_soon: bool = False
     _queue: queue.SimpleQueue[_Request] = field(default_factory=queue.SimpleQueue)
     _thread: threading.Thread | None = None
 
@@ -98,6 +108,7 @@ class Publisher:
         renderer = Renderer(self.settings)
         current: Site | None = None
         next_rescan = self._next_rescan()
+        first = True
         while True:
             batch = self._wait(next_rescan)
             if any(isinstance(request, _Stop) for request in batch):
@@ -114,11 +125,15 @@ class Publisher:
                 started = time.monotonic()
                 paths = _union(batch)
                 changes = _merge(
-                    library.scan() if rescan else None,
+                    library.scan(checked_later=first and self.rescanned_soon) if rescan else None,
                     library.apply(paths) if paths else None,
                 )
+                first = False
                 if rescan:
                     next_rescan = self._next_rescan()
+                    check_by = started + _CHECK_SECONDS
+                    if library.unchecked and (next_rescan is None or next_rescan > check_by):
+                        next_rescan = check_by
                 if current is not None and not changes:
                     if rescan:  # nothing to render, but /metrics counts the rescan
                         self.on_update(Update(current, frozenset(), (), True, None))
@@ -177,7 +192,11 @@ def _log(changes: Changes, library: Library, rescanned: bool) -> None:
         len(library.entries),
         len(changes.changed),
         len(library.rejected),
-        " (full rescan)" if rescanned else "",
+        " (from the cache, to be checked)"
+        if library.unchecked
+        else " (full rescan)"
+        if rescanned
+        else "",
     )
     for path, reason in changes.new_rejections:
         log.warning("rejected %s: %s", display_path(path), reason)

@@ -146,6 +146,56 @@ def test_what_changed_while_away_ends_as_a_cold_scan_of_the_folder_would(
     }
 
 
+def test_a_first_scan_checked_later_publishes_the_cache_then_the_next_scan_checks_it(
+    seeds: Path, tmp_path: Path
+) -> None:
+    """The daemon's first site comes from the cache unwalked; its watcher's rescan follows and
+    must end where a cold scan does, reporting the rejections that still stand once."""
+    cache_file = tmp_path / "cache.sqlite3"
+    (seeds / "gone-bad.txt").write_text("\n")
+    (seeds / "still-bad.txt").write_text("\n")
+    first = library(seeds, cache_file)
+    first.scan()
+    first.save()
+    (seeds / "broken.txt").write_text(article("Fixed"))
+    (seeds / "gone-bad.txt").unlink()
+    (seeds / "new-bad.txt").write_text("\n")
+    (seeds / "a.txt").write_text(article("Alpha, edited", "2021-01-07"))
+    (seeds / "sub" / "b.txt").unlink()
+
+    warm = library(seeds, cache_file)
+    restored = warm.scan(checked_later=True)
+    assert warm.unchecked
+    assert warm.entries == first.entries and warm.rejected == first.rejected
+    assert restored.changed == set(first.entries) and restored.new_rejections == ()
+
+    checked = warm.scan()
+    cold = library(seeds, tmp_path / "other.sqlite3")
+    cold_changes = cold.scan()
+    assert not warm.unchecked
+    assert warm.entries == cold.entries and warm.rejected == cold.rejected
+    assert checked.new_rejections == cold_changes.new_rejections == (
+        ("new-bad.txt", "only whitespace"),
+        ("still-bad.txt", "only whitespace"),
+    )
+    assert checked.changed == {"a.txt", "sub/b.txt", "broken.txt"}
+    assert warm.scan().new_rejections == (), "reported once"
+
+
+def test_a_first_scan_checked_later_without_a_cache_reads_the_folder(
+    seeds: Path, tmp_path: Path
+) -> None:
+    """An empty or stale cache has nothing to publish: the folder is read at once, never an
+    empty site served until the check."""
+    cache_file = tmp_path / "cache.sqlite3"
+    stale = library(seeds, cache_file, timezone="Asia/Tokyo")  # dates read another way
+    stale.scan()
+    stale.save()
+    fresh = library(seeds, cache_file)
+    fresh.scan(checked_later=True)
+    assert not fresh.unchecked and set(fresh.entries) == {"a.txt", "sub/b.txt"}
+
+
 def test_a_setting_that_changes_parsing_discards_the_cache(seeds: Path, tmp_path: Path) -> None:
     cache_file = tmp_path / "cache.sqlite3"
     first = library(seeds, cache_file)

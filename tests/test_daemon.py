@@ -161,6 +161,27 @@ def test_sighup_reloads_settings(seeds: Path, tmp_path: Path) -> None:
         assert daemon.stop() == 0
 
 
+def test_a_restart_serves_the_cache_at_once_then_what_changed_while_stopped(
+    seeds: Path, tmp_path: Path
+) -> None:
+    """The first site after a restart comes from the cache without a walk of the folder; the
+    watcher's first rescan then brings in what changed while feedd was stopped."""
+    env = {"FEEDD_STATE_DIR": str(tmp_path / "state")}
+    with running_daemon(seeds, env=env) as daemon:
+        assert daemon.stop() == 0
+    (seeds / "a.txt").write_text(article("Alpha, edited"))
+    (seeds / "b.txt").unlink()
+    (seeds / "c.txt").write_text(article("Charlie"))
+    (seeds / "broken.txt").write_text("\n")
+    with running_daemon(seeds, env=env) as daemon:
+        wait_for(lambda: everywhere(daemon, {"Alpha, edited", "Charlie"}), what="the check")
+        # (b.txt, one of the newest, is read again for the feeds, and found gone at once.)
+        assert daemon.logged(r"published 1 articles: 2 changed, 0 rejected \(from the cache")
+        assert daemon.health()["rejected"] == 1
+        assert len(daemon.logged(r"rejected broken\.txt: only whitespace")) == 1
+        assert daemon.stop() == 0
+
+
 def test_systemd_notify_protocol(seeds: Path, tmp_path: Path) -> None:
     address = str(tmp_path / "notify.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
