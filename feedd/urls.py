@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from urllib.parse import quote
 
 from feedd.config import Settings
@@ -40,6 +41,22 @@ def article_path(relative: str) -> str:
         escaped = [f + "~" if _PAGE_LIKE.search(f) else f for f in folders.split("/")]
         folders = "/".join(escaped)
     return f"{ARTICLES}{folders}/{stem}.html" if folders else f"{ARTICLES}{stem}.html"
+
+
+def article_paths(relatives: Sequence[str]) -> list[str]:
+    """`article_path` of each: for 100,000 paths at a warm start, in loops that run in C when
+    every path is plain (a short `.txt` name, no folder that needs a `~`), where calling
+    `article_path` for each took 0.15 s."""
+    joined = "\n".join(relatives)
+    plain = (
+        max(map(len, relatives), default=0) <= _STEM_BYTES // 4
+        and ".html" not in joined.lower()
+        and joined.count("\n") == joined.count(".txt\n") == len(relatives) - 1
+        and joined.endswith(".txt")
+    )
+    if not plain:
+        return list(map(article_path, relatives))
+    return [f"{ARTICLES}{relative[:-4]}.html" for relative in relatives]
 
 
 def absolute(settings: Settings, path: str) -> str:

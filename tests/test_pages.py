@@ -11,6 +11,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from feedd import output, pages, urls
 from feedd.article import Article, entry_id
@@ -287,3 +289,21 @@ def test_a_name_too_long_for_its_page_file_gets_a_shorter_page_name(tmp_path: Pa
     output.write_site(site, tmp_path / "out")
     for name in long_names:
         assert (tmp_path / "out" / output.file_name(urls.article_path(name))).exists()
+
+
+_folders = st.lists(st.sampled_from(["d", "b.HTML", "y~", "é", "T" * 130, "a\nb.txt"]), max_size=2)
+_names = st.tuples(
+    st.sampled_from(["a", "é" * 130, "T" * 130, "T" * 250, "b.txt\nc", ""]),
+    st.sampled_from([".txt", ".txt", ".txt", ".md", ""]),
+)
+_paths = st.builds(lambda folders, name: "/".join([*folders, "".join(name)]), _folders, _names)
+
+
+@given(st.lists(_paths, max_size=8))
+@example(["b.txt\nc", "x.txt"])  # a name with a line break in it, not two paths
+@example(["T" * 250 + ".txt"])  # too long a name: hashed
+@example(["b.HTML/a.txt"])  # a folder named like a page: it gets a `~`
+@example(["é" * 130 + ".txt"])  # few characters, too many bytes
+def test_the_pages_of_many_paths_are_the_page_of_each(relatives: list[str]) -> None:
+    """`article_paths` takes a shortcut when every path is plain; it must never differ."""
+    assert urls.article_paths(relatives) == [urls.article_path(r) for r in relatives]
