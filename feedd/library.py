@@ -11,6 +11,7 @@ grow with the size of the articles.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -29,7 +30,7 @@ import immutables
 
 from feedd import urls
 from feedd.article import Article, ArticleError, Head
-from feedd.cache import ArticleCache, Stored, cache_path
+from feedd.cache import ArticleCache, Rows, Stored, cache_path
 from feedd.candidates import UNSIGNED, Candidates, Found, Signature, walk_everything
 from feedd.config import Settings
 from feedd.reading import (
@@ -298,8 +299,61 @@ class Library:
             checked.relisted,
         )
 
-    def _restore_all(self, cached: Mapping[str, Stored]) -> Changes:
-        """Every cached row made an entry (or a rejection), as if each file were unchanged."""
+    def _restore_all(self, rows: Rows) -> Changes:
+        """Every cached row made an entry (or a rejection), as if each file were unchanged.
+
+        The articles column by column, in loops that run in C where they can: made one by
+        one (`_restore`), 100,000 rows took 1.1 s; now 0.5-0.7 s. Rejections go through
+        `_restore`, and so does every row if two articles would share a page (rows no scan
+        writes: a cache edited, or left by another version)."""
+        assert not (self.entries or self.rejected), "restored into an empty library only"
+        paths = rows.paths
+        pages = urls.article_paths(paths)
+        if len(set(pages)) < len(pages):
+            return self._restore_each(rows.stored())
+        instants = {at: datetime.fromtimestamp(at, UTC) for at in set(rows.published)}
+        published = list(map(instants.__getitem__, rows.published))
+        updated = list(map(_from_timestamp, rows.updated))
+        sources = list(map(_shared, rows.sources))
+        entries = list(
+            map(
+                Entry._make,
+                zip(paths, pages, published, updated, sources, rows.versions, strict=True),
+            )
+        )
+        # Sorted here with their sources, so each source's keys are listed in order too (the
+        # keys are unique: sources are never compared).
+        keyed = sorted(zip(zip(published, updated, paths, strict=True), sources, strict=True))
+        with self._in_bulk(True, in_order=True):
+            assert self._pages_edit is not None
+            self._pages_edit.update(zip(pages, entries, strict=True))
+            self.entries.update(zip(paths, entries, strict=True))
+            self._signatures.update(zip(paths, rows.versions, strict=True))
+            self._order.extend(key for key, _ in keyed)
+            by_source = self._by_source
+            for key, source in keyed:
+                if source is not None:
+                    by_source.setdefault(source, []).append(key)
+            self._touched_sources.update(by_source)
+            for path, warnings in zip(paths, rows.warnings, strict=True):
+                if warnings:
+                    self.warnings[path] = tuple(json.loads(warnings))
+            under = self._under
+            for path in paths:
+                folder = path
+                while "/" in folder:  # `_track`, without a call for each path
+                    folder = folder.rpartition("/")[0]
+                    under.setdefault(folder, set()).add(path)
+            rejections = []
+            for path, stored in rows.rejected.items():  # rejections only: the order holds
+                self._signatures[path] = stored.version
+                rejection = self._restore(path, stored)
+                if rejection is not None:
+                    rejections.append((path, rejection))
+        return Changes(frozenset(paths), tuple(rejections))
+
+    def _restore_each(self, cached: Mapping[str, Stored]) -> Changes:
+        """Cached rows made entries (or rejections) one by one."""
         changed: set[str] = set()
         rejections: list[tuple[str, str]] = []
         with self._in_bulk(True):
@@ -421,9 +475,10 @@ class Library:
         return Changes(frozenset(changed), tuple(new_rejections), frozenset(cleared), relisted)
 
     @contextlib.contextmanager
-    def _in_bulk(self, bulk: bool) -> Iterator[None]:
+    def _in_bulk(self, bulk: bool, *, in_order: bool = False) -> Iterator[None]:
         """Many files at once: the page map is edited in place and frozen once, and the order
-        sorted once, rather than both copied or shifted for every file.
+        sorted once (unless the keys were added `in_order`), rather than both copied or
+        shifted for every file.
 
         The cyclic garbage collector is paused meanwhile (it halved a cold scan: every few
         hundred new entries it walked them all), and what was loaded is then frozen out of
@@ -440,10 +495,11 @@ class Library:
             self.pages = self._pages_edit.finish()
             self._pages_edit = None
             self._instants = {}
-            self._order.sort()
+            if not in_order:  # (sorting 100,000 sorted keys again takes 0.1 s)
+                self._order.sort()
+                for keys in self._by_source.values():
+                    keys.sort()
             self._changed_from = 0
-            for keys in self._by_source.values():
-                keys.sort()
             self._last_updated = None
             if collecting:
                 gc.freeze()
@@ -722,6 +778,7 @@ def _head(article: Article) -> Head:
 
 
 _updated = attrgetter("updated")
+_from_timestamp = functools.partial(datetime.fromtimestamp, tz=UTC)
 
 
 def _shared(source: str | None) -> str | None:

@@ -15,8 +15,8 @@ from feedd.library import Library
 from feedd.reading import read_many
 
 
-def article(title: str, day: str = "2021-01-02") -> str:
-    return f" date {day} Wire\n{title}\n\nBody.\n"
+def article(title: str, day: str = "2021-01-02", source: str = "Wire") -> str:
+    return f" date {day} {source}\n{title}\n\nBody.\n"
 
 
 def library(seeds: Path, cache_file: Path, **settings: object) -> Library:
@@ -66,7 +66,8 @@ def test_a_warm_start_of_many_files_agrees_with_a_cold_one(tmp_path: Path) -> No
     for i in range(400):
         folder = seeds / f"d{i % 7}" / f"e{i % 3}"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"a{i}.txt").write_text(article(f"Article {i}", f"2021-01-{1 + i % 28:02}"))
+        day, source = f"2021-01-{1 + i % 28:02}", ("Wire", "Desk", "Agency")[i % 3]
+        (folder / f"a{i}.txt").write_text(article(f"Article {i}", day, source))
     (seeds / "broken.txt").write_text("\n\n")
     (seeds / "warned.txt").write_bytes(b" date 2021-01-05 Wire\nCaf\xe9\n\nBody.\n")
     (seeds / "clash").write_text(article("Clash"))
@@ -83,11 +84,36 @@ def test_a_warm_start_of_many_files_agrees_with_a_cold_one(tmp_path: Path) -> No
     assert "broken.txt" in warm.rejected and len(warm.rejected) == 2  # one of the clash
     assert warm.warnings == cold.warnings and "warned.txt" in warm.warnings
     assert warm_changes == cold_changes
+    assert warm.take_touched_sources() == cold.take_touched_sources() == {"Wire", "Desk", "Agency"}
     assert [a.title for a in warm.newest()] == [a.title for a in cold.newest()]
+    assert list(warm.archived(None)) == list(cold.archived(None))
+    for source in ("Wire", "Desk", "Agency"):
+        assert warm.newest_of(source) == cold.newest_of(source)
     # And it goes on like a cold one: folders it restored are indexed for later events.
     (seeds / "d3" / "e1" / "a10.txt").unlink()
     changes = warm.apply(["d3"])
     assert "d3/e1/a10.txt" in changes.changed and "d3/e1/a10.txt" not in warm.entries
+
+
+def test_a_cache_whose_articles_share_a_page_publishes_one_and_rejects_the_other(
+    tmp_path: Path,
+) -> None:
+    """Rows that no scan writes (a cache edited, or left by another version): two articles
+    with one page. One is published and the other rejected, as a scan would find them."""
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "x").write_text(article("Ex"))
+    (seeds / "x.txt").write_text(article("Ex too"))
+    cache_file = tmp_path / "cache.sqlite3"
+    settings = Settings(seeds=seeds, include=("*.txt", "x"))
+    row = Stored(1, 1609459200.0, 1609459200.0, "Wire", None, None)
+    ArticleCache(cache_file, settings).save({"x": row, "x.txt": row._replace(version=2)})
+    warm = Library(settings, ArticleCache(cache_file, settings))
+    changes = warm.scan(checked_later=True)
+    assert len(warm.entries) == len(warm.pages) == 1 and len(warm.rejected) == 1
+    (kept,) = warm.entries
+    assert warm.pages["/articles/x.html"].path == kept
+    assert changes.changed == {kept}
 
 
 def test_changed_and_deleted_files_are_read_again_and_forgotten(
@@ -103,7 +129,7 @@ def test_changed_and_deleted_files_are_read_again_and_forgotten(
     second.scan()
     second.save()
     assert second.entries["a.txt"].published.day == 9
-    assert set(ArticleCache(cache_file, second.settings).load()) == {"a.txt", "broken.txt"}
+    assert set(ArticleCache(cache_file, second.settings).load().stored()) == {"a.txt", "broken.txt"}
 
 
 @pytest.mark.parametrize("cores", [1, 2], ids=["walk-here", "walk-in-a-worker"])
@@ -140,7 +166,7 @@ def test_what_changed_while_away_ends_as_a_cold_scan_of_the_folder_would(
     assert set(warm.entries) <= changes.changed
     assert {"sub/b.txt", "gone-bad.txt"} <= changes.changed | changes.cleared
     warm.save()
-    assert set(ArticleCache(cache_file, warm.settings).load()) == set(warm.entries) | {
+    assert set(ArticleCache(cache_file, warm.settings).load().stored()) == set(warm.entries) | {
         "new-bad.txt",
         "still-bad.txt",
     }
@@ -174,9 +200,13 @@ def test_a_first_scan_checked_later_publishes_the_cache_then_the_next_scan_check
     cold_changes = cold.scan()
     assert not warm.unchecked
     assert warm.entries == cold.entries and warm.rejected == cold.rejected
-    assert checked.new_rejections == cold_changes.new_rejections == (
-        ("new-bad.txt", "only whitespace"),
-        ("still-bad.txt", "only whitespace"),
+    assert (
+        checked.new_rejections
+        == cold_changes.new_rejections
+        == (
+            ("new-bad.txt", "only whitespace"),
+            ("still-bad.txt", "only whitespace"),
+        )
     )
     assert checked.changed == {"a.txt", "sub/b.txt", "broken.txt"}
     assert warm.scan().new_rejections == (), "reported once"
@@ -202,7 +232,7 @@ def test_a_setting_that_changes_parsing_discards_the_cache(seeds: Path, tmp_path
     first.scan()
     first.save()
     karachi = library(seeds, cache_file, timezone="Asia/Karachi")
-    assert ArticleCache(cache_file, karachi.settings).load() == {}
+    assert not ArticleCache(cache_file, karachi.settings).load()
     karachi.scan()
     assert karachi.entries["a.txt"].published.utcoffset().total_seconds() == 5 * 3600  # type: ignore[union-attr]
 
@@ -218,7 +248,7 @@ def test_a_corrupt_cache_is_rebuilt_never_fatal(
         broken.save()
     assert set(broken.entries) == {"a.txt", "sub/b.txt"}
     assert "rebuilding it" in caplog.text
-    assert set(ArticleCache(cache_file, broken.settings).load()) == {
+    assert set(ArticleCache(cache_file, broken.settings).load().stored()) == {
         "a.txt",
         "sub/b.txt",
         "broken.txt",
@@ -348,7 +378,7 @@ def test_a_modification_time_past_2262_is_cached_without_breaking_the_cache(
     first = library(seeds, cache_file)
     first.scan()
     first.save()
-    rows = ArticleCache(cache_file, first.settings).load()
+    rows = ArticleCache(cache_file, first.settings).load().stored()
     assert {"a.txt", "sub/b.txt", "late.txt"} <= set(rows)
     second = library(seeds, cache_file)
     second.scan()
