@@ -210,6 +210,11 @@ def test_a_first_scan_checked_later_publishes_the_cache_then_the_next_scan_check
     )
     assert checked.changed == {"a.txt", "sub/b.txt", "broken.txt"}
     assert warm.scan().new_rejections == (), "reported once"
+    # Folders it restored are indexed for later events too.
+    (seeds / "sub" / "c.txt").write_text(article("Charlie"))
+    assert warm.apply(["sub/c.txt"]).changed == {"sub/c.txt"}
+    (seeds / "sub").rename(tmp_path / "sub-moved-away")
+    assert warm.apply(["sub"]).changed == {"sub/c.txt"} and "sub/c.txt" not in warm.entries
 
 
 def test_a_first_scan_checked_later_without_a_cache_reads_the_folder(
