@@ -112,13 +112,13 @@ class Publisher:
         while True:
             batch = self._wait(next_rescan)
             if any(isinstance(request, _Stop) for request in batch):
-                library.save()
+                library.save(closing=True)
                 return
             try:
                 reloads = [request for request in batch if isinstance(request, _Reload)]
                 if reloads:
                     self.settings = reloads[-1].settings
-                    library.save()
+                    library.save(closing=True)
                     library, current = open_library(self.settings, os.environ), None
                     renderer = Renderer(self.settings, renderer.served)
                 rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
