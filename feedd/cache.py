@@ -175,7 +175,11 @@ class ArticleCache:
                     sorted((_key(path), *stored) for path, stored in rows.items() if stored),
                 )
                 if closing and not packed:
-                    db.execute("INSERT OR REPLACE INTO packed VALUES (1, ?)", (_pack(_select(db)),))
+                    # Packed in the order a start sorts them in: its sort is then one pass.
+                    rows_in_order = _select(db, in_order=True)
+                    db.execute(
+                        "INSERT OR REPLACE INTO packed VALUES (1, ?)", (_pack(rows_in_order),)
+                    )
                     packed = True
             self._packed = packed
         except (sqlite3.Error, OSError, ValueError, OverflowError) as error:
@@ -217,9 +221,13 @@ class ArticleCache:
 _Selected = tuple[tuple[tuple[Any, ...], ...], tuple[tuple[Any, ...], ...]]
 
 
-def _select(db: sqlite3.Connection) -> _Selected:
+def _select(db: sqlite3.Connection, *, in_order: bool = False) -> _Selected:
     articles = db.execute(
-        "SELECT path, version, published, updated, source, warnings FROM files WHERE reason IS NULL"
+        "SELECT path, version, published, updated, source, warnings FROM files"
+        " WHERE reason IS NULL ORDER BY published, updated, path"
+        if in_order
+        else "SELECT path, version, published, updated, source, warnings FROM files"
+        " WHERE reason IS NULL"
     ).fetchall()
     others = db.execute(
         "SELECT path, version, published, updated, source, warnings, reason FROM files"
