@@ -7,6 +7,7 @@ costs a few renders, not thousands. Parsing and rendering never touch the event 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -136,6 +137,8 @@ class Publisher:
                         next_rescan = check_by
                 if current is not None and not changes:
                     if rescan:  # nothing to render, but /metrics counts the rescan
+                        if not current.checked and not library.unchecked:  # (nothing changed)
+                            current = dataclasses.replace(current, checked=True)
                         self.on_update(Update(current, frozenset(), (), True, None))
                         library.save()
                     continue

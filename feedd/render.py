@@ -92,6 +92,7 @@ class Renderer:
             pages=library.pages,
             archive=archive,
             sources=self._sources,
+            checked=not library.unchecked,
         )
         if early is not None and any(r.gzipped is None for r in resources.values()):
             early(make_site(resources))

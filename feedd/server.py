@@ -129,7 +129,14 @@ async def healthz(request: web.Request) -> web.Response:
     published = request.app[PUBLISHED]
     site = published.site
     if site is None:
-        body, status = {"status": "starting", "articles": 0, "rejected": 0, "updated": None}, 503
+        body = {
+            "status": "starting",
+            "articles": 0,
+            "rejected": 0,
+            "updated": None,
+            "checked": False,
+        }
+        status = 503
     else:
         updated = site.updated.astimezone(UTC).isoformat() if site.updated else None
         body = {
@@ -137,6 +144,7 @@ async def healthz(request: web.Request) -> web.Response:
             "articles": site.articles,
             "rejected": site.rejected,
             "updated": updated,
+            "checked": site.checked,
         }
         status = 200
     return _count(published, _dynamic(json.dumps(body), "application/json", status))

@@ -100,6 +100,9 @@ class Site:
     # (newest first) by the source's slug.
     archive: Archive | None = None
     sources: Mapping[str, SourceFeed] = field(default_factory=lambda: MappingProxyType({}))
+    # False for the first site after a restart, taken from the cache before the folder was
+    # walked to check it (see `Library.scan`); `/healthz` says so.
+    checked: bool = True
 
     @classmethod
     def create(
@@ -112,6 +115,7 @@ class Site:
         pages: Mapping[str, Entry] | None = None,
         archive: Archive | None = None,
         sources: Mapping[str, SourceFeed] | None = None,
+        checked: bool = True,
     ) -> Site:
         """`pages` and `sources` must not change afterwards: pass persistent maps."""
         return cls(
@@ -122,6 +126,7 @@ class Site:
             pages if pages is not None else MappingProxyType({}),
             archive,
             sources if sources is not None else MappingProxyType({}),
+            checked,
         )
 
 

@@ -215,6 +215,7 @@ def test_files_vanishing_between_the_event_and_the_read(seeds: Path) -> None:
             "articles": 3,
             "rejected": 0,
             "updated": None,
+            "checked": True,
         }
         assert daemon.get("/articles/gone-0.html").status == 404
 

@@ -241,6 +241,7 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
         "articles": 2,
         "rejected": 1,
         "updated": "2021-01-05T12:00:00+00:00",
+        "checked": True,
     }
     await client.get("/nowhere")
     metrics = await (await client.get("/metrics")).text()
