@@ -18,6 +18,7 @@ import pickle
 import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -28,7 +29,7 @@ from feedd.config import Settings
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = 3  # bump when the tables change
+_SCHEMA = 4  # bump when the tables change
 
 
 class Stored(NamedTuple):
@@ -56,7 +57,8 @@ class Stored(NamedTuple):
         return tuple(json.loads(self.warnings)) if self.warnings else ()
 
 
-class Rows(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Rows:
     """The rows of a cache: its articles column by column (a warm start makes 100,000 entries
     of them in loops that run in C), and the other rows (rejected files) whole."""
 
@@ -66,7 +68,7 @@ class Rows(NamedTuple):
     updated: tuple[float, ...] = ()
     sources: tuple[str | None, ...] = ()
     warnings: tuple[str | None, ...] = ()
-    rejected: Mapping[str, Stored] = MappingProxyType({})
+    rejected: Mapping[str, Stored] = field(default_factory=lambda: MappingProxyType({}))
 
     def __len__(self) -> int:
         return len(self.paths) + len(self.rejected)
@@ -184,6 +186,8 @@ class ArticleCache:
             self._packed = packed
         except (sqlite3.Error, OSError, ValueError, OverflowError) as error:
             log.warning("cannot write cache %s: %s", self.path, error)
+            if isinstance(error, sqlite3.Error) and _corrupt(error):
+                self._discard()  # (a start that read the packed rows never saw the damage)
 
     @contextlib.contextmanager
     def _open(self) -> Iterator[sqlite3.Connection]:

@@ -244,15 +244,12 @@ class Library:
         with _long_slices(first=not self._signatures):
             nothing_known = not (self._signatures or self.entries or self.rejected)
             if nothing_known and self._cache is not None and self._cache.exists():
-                return self._warm_start(self._cache, progress, checked_later)
-            # A first scan with nothing cached reads every file, and reading a file signs it.
-            found: dict[str, Found] = {}
-            for path, what in self._candidates.walk("", signed=bool(self._signatures)):
-                found[path] = what
-                if nothing_known and len(found) == PARALLEL_FROM:
-                    start_fork_server()  # workers will read them: it starts during the walk
-            known = set(self.entries) | set(self.rejected)
-            changes = self._refresh(found, known, force=False, progress=progress)
+                cached = self._cache.load()
+                if checked_later and cached:
+                    return self._restore_unchecked(cached)
+                changes = self._warm_start(cached, progress)
+            else:
+                changes = self._walk_and_refresh(nothing_known, progress)
         self.unchecked = False
         self._folder_index()  # here, rather than at the first event for a new file
         held, self._held_rejections = self._held_rejections, ()
@@ -262,21 +259,29 @@ class Library:
         rejections = tuple(sorted({*changes.new_rejections, *standing}))
         return Changes(changes.changed, rejections, changes.cleared, changes.relisted)
 
-    def _warm_start(
-        self, cache: ArticleCache, progress: Progress | None, checked_later: bool
-    ) -> Changes:
+    def _walk_and_refresh(self, nothing_known: bool, progress: Progress | None) -> Changes:
+        # A first scan with nothing cached reads every file, and reading a file signs it.
+        found: dict[str, Found] = {}
+        for path, what in self._candidates.walk("", signed=bool(self._signatures)):
+            found[path] = what
+            if nothing_known and len(found) == PARALLEL_FROM:
+                start_fork_server()  # workers will read them: it starts during the walk
+        known = set(self.entries) | set(self.rejected)
+        return self._refresh(found, known, force=False, progress=progress)
+
+    def _restore_unchecked(self, cached: Rows) -> Changes:
+        """What the cache holds, published as it is; the next scan checks it."""
+        restored = self._restore_all(cached)
+        self._held_rejections = restored.new_rejections
+        self.unchecked = True
+        return Changes(restored.changed, ())
+
+    def _warm_start(self, cached: Rows, progress: Progress | None) -> Changes:
         """The first scan with a cache: publish what it holds, then check it against the
-        folder like any later rescan (unless `checked_later`). When the cache holds many
-        files, another process walks the folder meanwhile: the walk (a `stat` a file) and
-        making 100,000 entries each take about a second of the GIL, and now take it side by
-        side rather than one after the other. For a few files, starting that process (0.25 s)
-        would cost more than the walk."""
-        cached = cache.load()
-        if checked_later and cached:
-            restored = self._restore_all(cached)
-            self._held_rejections = restored.new_rejections
-            self.unchecked = True
-            return Changes(restored.changed, ())
+        folder like any later rescan. When the cache holds many files, another process walks
+        the folder meanwhile: the walk (a `stat` a file) and making 100,000 entries each take
+        about a second of the GIL, and now take it side by side rather than one after the
+        other. For a few files, starting that process (0.25 s) would cost more than the walk."""
         found: dict[str, Found] | None = None
         with contextlib.ExitStack() as stack:
             walking = None
@@ -332,6 +337,7 @@ class Library:
         # keys are unique: sources are never compared).
         keyed = sorted(zip(zip(published, updated, paths, strict=True), sources, strict=True))
         with self._in_bulk(True, in_order=True):
+            self._under = None  # made when first needed (see `__init__`)
             self.entries.update(zip(paths, entries, strict=True))
             self._signatures.update(zip(paths, rows.versions, strict=True))
             self._order.extend(key for key, _ in keyed)
@@ -343,7 +349,6 @@ class Library:
             for path, warnings in zip(paths, rows.warnings, strict=True):
                 if warnings:
                     self.warnings[path] = tuple(json.loads(warnings))
-            self._under = None  # made when first needed (see `__init__`)
             rejections = []
             for path, stored in rows.rejected.items():  # rejections only: the order holds
                 self._signatures[path] = stored.version
@@ -414,7 +419,11 @@ class Library:
                 known.add(path)
             known.update(self._folder_index().get(path, ()))
         found = dict(self._candidates.walk_paths(wanted))
-        return self._refresh(found, known, force=True, whole=whole)
+        changes = self._refresh(found, known, force=True, whole=whole)
+        if self._held_rejections and changes.new_rejections:  # reported now: not again
+            reported = {path for path, _ in changes.new_rejections}
+            self._held_rejections = tuple(r for r in self._held_rejections if r[0] not in reported)
+        return changes
 
     def _refresh(
         self,

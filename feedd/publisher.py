@@ -132,9 +132,6 @@ class Publisher:
                 first = False
                 if rescan:
                     next_rescan = self._next_rescan()
-                    check_by = started + _CHECK_SECONDS
-                    if library.unchecked and (next_rescan is None or next_rescan > check_by):
-                        next_rescan = check_by
                 if current is not None and not changes:
                     if rescan:  # nothing to render, but /metrics counts the rescan
                         if not current.checked and not library.unchecked:  # (nothing changed)
@@ -163,6 +160,9 @@ class Publisher:
                     )
                 )
                 _log(changes, library, rescan)
+                check_by = time.monotonic() + _CHECK_SECONDS  # counted from the site out
+                if library.unchecked and (next_rescan is None or next_rescan > check_by):
+                    next_rescan = check_by
                 if rescan:  # published first: a cold start's 100,000 rows take seconds
                     library.save()
             except Exception:

@@ -276,6 +276,41 @@ def test_a_first_scan_checked_later_publishes_the_cache_then_the_next_scan_check
     assert warm.apply(["sub"]).changed == {"sub/c.txt"} and "sub/c.txt" not in warm.entries
 
 
+def test_the_check_ends_unchecked_even_when_the_first_site_found_every_article_gone(
+    seeds: Path, tmp_path: Path
+) -> None:
+    """Every cached article deleted while stopped: the first site's re-read of the newest
+    empties the library, and the check, finding nothing known, must still end the doubt."""
+    cache_file = tmp_path / "cache.sqlite3"
+    (seeds / "broken.txt").unlink()  # a rejection would stay known until the check
+    first = library(seeds, cache_file)
+    first.scan()
+    first.save()
+    for name in ("a.txt", "sub/b.txt"):
+        (seeds / name).unlink()
+    warm = library(seeds, cache_file)
+    warm.scan(checked_later=True)
+    assert warm.newest() == [] and not warm.entries  # as the first site's render finds them
+    warm.scan()
+    assert not warm.unchecked and not warm.entries and not warm.rejected
+
+
+def test_a_held_rejection_an_event_reported_again_is_not_reported_by_the_check(
+    seeds: Path, tmp_path: Path
+) -> None:
+    cache_file = tmp_path / "cache.sqlite3"
+    first = library(seeds, cache_file)
+    first.scan()
+    first.save()
+    warm = library(seeds, cache_file)
+    warm.scan(checked_later=True)
+    (seeds / "broken.txt").write_text(article("Fixed"))
+    assert warm.apply(["broken.txt"]).cleared == {"broken.txt"}
+    (seeds / "broken.txt").write_text("\n\n")
+    assert warm.apply(["broken.txt"]).new_rejections == (("broken.txt", "only whitespace"),)
+    assert warm.scan().new_rejections == (), "reported once, by the event"
+
+
 def test_a_first_scan_checked_later_without_a_cache_reads_the_folder(
     seeds: Path, tmp_path: Path
 ) -> None:
