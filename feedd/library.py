@@ -150,8 +150,9 @@ class Library:
         self._by_source: dict[str, list[Key]] = {}  # entry keys of each source, oldest first
         # Sources whose articles came, changed or went since `take_touched_sources()`.
         self._touched_sources: set[str] = set()
-        # Paths `newest()` found changed (an event missed): reported with the next update.
-        self._unreported: set[str] = set()
+        # What `newest()` found changed (an event missed, or a restart's first site taken
+        # from the cache): reported with the next update.
+        self._unreported: list[Changes] = []
 
     @property
     def articles(self) -> Mapping[str, Article]:
@@ -187,7 +188,7 @@ class Library:
             missing = [path for path in paths if path not in self._whole]
             if not missing:
                 break
-            self._unreported |= self.apply(missing, whole=True).changed
+            self._unreported.append(self.apply(missing, whole=True))
         self._whole = {path: self._whole[path] for path in paths if path in self._whole}
         return list(self._whole.values())
 
@@ -216,10 +217,14 @@ class Library:
         keys = self._by_source.get(source, [])[-count:] if count > 0 else []
         return tuple(self.entries[key[2]] for key in reversed(keys))
 
-    def take_unreported(self) -> frozenset[str]:
-        """Paths whose article changed while `newest()` read it again, since the last call."""
-        found, self._unreported = frozenset(self._unreported), set()
-        return found
+    def take_unreported(self) -> Changes:
+        """What `newest()` found when it read articles again, since the last call."""
+        found, self._unreported = self._unreported, []
+        return Changes(
+            frozenset().union(*(changes.changed for changes in found)),
+            tuple(rejection for changes in found for rejection in changes.new_rejections),
+            frozenset().union(*(changes.cleared for changes in found)),
+        )
 
     def take_touched_sources(self) -> set[str]:
         """The sources whose articles came, changed or went since the last call."""

@@ -141,6 +141,7 @@ class Publisher:
                     continue
                 read = time.monotonic()
                 current = renderer.site(library, self.on_early)
+                changes = _merge(changes, library.take_unreported())
                 seen = [r.seen_at for r in batch if isinstance(r, _Paths)]
                 log.debug(
                     "batch of %d requests: waited %.1f ms, read in %.1f ms, rendered in %.1f ms",
@@ -152,7 +153,7 @@ class Publisher:
                 self.on_update(
                     Update(
                         current,
-                        changes.changed | library.take_unreported(),
+                        changes.changed,
                         changes.new_rejections,
                         rescan,
                         min(seen) if seen else None,

@@ -9,6 +9,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from feedd.article import Head
 from feedd.cache import ArticleCache, Stored, cache_path
@@ -309,6 +311,66 @@ def test_a_held_rejection_an_event_reported_again_is_not_reported_by_the_check(
     (seeds / "broken.txt").write_text("\n\n")
     assert warm.apply(["broken.txt"]).new_rejections == (("broken.txt", "only whitespace"),)
     assert warm.scan().new_rejections == (), "reported once, by the event"
+
+
+_NAMES = ("a.txt", "b.txt", "sub/c.txt", "sub/deep/d.txt", "e.txt")
+_CONTENTS = st.one_of(
+    st.builds(
+        article,
+        st.sampled_from(["One", "Two", "Three"]),
+        st.sampled_from(["2021-01-02", "2021-03-04", "2022-12-31"]),
+        st.sampled_from(["Wire", "Desk"]),
+    ),
+    st.just("\n\n"),  # rejected
+)
+_FOLDERS = st.dictionaries(st.sampled_from(_NAMES), _CONTENTS, max_size=len(_NAMES))
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(before=_FOLDERS, after=_FOLDERS, closing=st.booleans(), checked_later=st.booleans())
+def test_a_restart_after_any_changes_ends_as_a_cold_scan_would(
+    tmp_path_factory: pytest.TempPathFactory,
+    before: dict[str, str],
+    after: dict[str, str],
+    closing: bool,
+    checked_later: bool,
+) -> None:
+    """Whatever the folder held when feedd stopped and holds when it starts again: the warm
+    start, its first site's re-read of the newest, and the check end where a cold scan does,
+    and every rejection that stands is reported once."""
+    root = tmp_path_factory.mktemp("restart")
+    seeds, cache_file = root / "seeds", root / "cache.sqlite3"
+
+    def write(files: dict[str, str]) -> None:
+        for name in _NAMES:
+            path = seeds / name
+            if name in files:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(files[name])
+            elif path.exists():
+                path.unlink()
+
+    write(before)
+    seeds.mkdir(exist_ok=True)
+    first = library(seeds, cache_file, max_entries=2)
+    first.scan()
+    first.save(closing=closing)
+    write(after)
+    warm = library(seeds, cache_file, max_entries=2)
+    reported = list(warm.scan(checked_later=checked_later).new_rejections)
+    warm.newest()  # as the first site's render does, and its update reports what it found
+    reported += warm.take_unreported().new_rejections
+    reported += warm.scan().new_rejections
+    cold = library(seeds, root / "cold.sqlite3", max_entries=2)
+    cold_changes = cold.scan()
+    assert warm.entries == cold.entries and warm.rejected == cold.rejected
+    assert list(warm.archived(None)) == list(cold.archived(None))
+    for source in ("Wire", "Desk"):
+        assert warm.newest_of(source) == cold.newest_of(source)
+    assert sorted(reported) == sorted(cold_changes.new_rejections)
+    assert [a.title for a in warm.newest()] == [a.title for a in cold.newest()]
 
 
 def test_a_first_scan_checked_later_without_a_cache_reads_the_folder(

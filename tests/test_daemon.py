@@ -173,24 +173,28 @@ def test_a_restart_serves_the_cache_at_once_then_what_changed_while_stopped(
     """The first site after a restart comes from the cache without a walk of the folder; the
     watcher's first rescan then brings in what changed while feedd was stopped."""
     env = {"FEEDD_STATE_DIR": str(tmp_path / "state")}
+    (seeds / "d.txt").write_text(article("Delta"))
     with running_daemon(seeds, env=env) as daemon:
         assert daemon.health()["checked"] is True
         assert daemon.stop() == 0
     with running_daemon(seeds, env=env) as daemon:  # nothing changed: only checked
         wait_for(lambda: daemon.health()["checked"], what="the check")
-        assert daemon.logged(r"published 2 articles: 2 changed, 0 rejected \(from the cache")
-        assert everywhere(daemon, {"Alpha", "Bravo"})
+        assert daemon.logged(r"published 3 articles: 3 changed, 0 rejected \(from the cache")
+        assert everywhere(daemon, {"Alpha", "Bravo", "Delta"})
         assert daemon.stop() == 0
     (seeds / "a.txt").write_text(article("Alpha, edited"))
     (seeds / "b.txt").unlink()
     (seeds / "c.txt").write_text(article("Charlie"))
+    (seeds / "d.txt").write_text("\n")
     (seeds / "broken.txt").write_text("\n")
     with running_daemon(seeds, env=env) as daemon:
         wait_for(lambda: everywhere(daemon, {"Alpha, edited", "Charlie"}), what="the check")
         assert daemon.health()["checked"] is True
-        # (b.txt, one of the newest, is read again for the feeds, and found gone at once.)
-        assert daemon.logged(r"published 1 articles: 2 changed, 0 rejected \(from the cache")
-        assert daemon.health()["rejected"] == 1
+        # The newest articles (all three here) are read again for the first site's feeds:
+        # b.txt is found gone and d.txt broken at once.
+        assert daemon.logged(r"published 1 articles: 3 changed, 1 rejected \(from the cache")
+        assert daemon.health()["rejected"] == 2
+        assert len(daemon.logged(r"rejected d\.txt: only whitespace")) == 1
         assert len(daemon.logged(r"rejected broken\.txt: only whitespace")) == 1
         assert daemon.stop() == 0
 
