@@ -28,6 +28,14 @@ def library(seeds: Path, cache_file: Path, **settings: object) -> Library:
     return Library(configured, ArticleCache(cache_file, configured))
 
 
+def scanned_and_saved(seeds: Path, cache_file: Path, *, closing: bool = False) -> Library:
+    """A first run of feedd on `seeds`: scanned, its cache saved (`closing`: at a stop)."""
+    first = library(seeds, cache_file)
+    first.scan()
+    first.save(closing=closing)
+    return first
+
+
 @pytest.fixture
 def seeds(tmp_path: Path) -> Path:
     folder = tmp_path / "seeds"
@@ -40,9 +48,7 @@ def seeds(tmp_path: Path) -> Path:
 
 def test_a_restart_takes_unchanged_files_from_the_cache(seeds: Path, tmp_path: Path) -> None:
     cache_file = tmp_path / "cache.sqlite3"
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save()
+    first = scanned_and_saved(seeds, cache_file)
 
     # Same size, mtime and inode, different date: only a cache hit keeps the old date.
     target = seeds / "a.txt"
@@ -126,9 +132,7 @@ def test_a_start_reads_the_rows_packed_when_the_last_process_closed(
     seeds: Path, tmp_path: Path
 ) -> None:
     cache_file = tmp_path / "cache.sqlite3"
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save(closing=True)
+    first = scanned_and_saved(seeds, cache_file, closing=True)
     with sqlite3.connect(cache_file) as db:
         db.execute("DELETE FROM files")  # only the packed rows are left to read
     db.close()
@@ -140,9 +144,7 @@ def test_a_start_reads_the_rows_packed_when_the_last_process_closed(
 def test_rows_written_after_packing_drop_the_packed_rows(seeds: Path, tmp_path: Path) -> None:
     """The packed rows always say what the rows say: a start reads them instead."""
     cache_file = tmp_path / "cache.sqlite3"
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save(closing=True)
+    scanned_and_saved(seeds, cache_file, closing=True)
     second = library(seeds, cache_file)
     second.scan()
     (seeds / "c.txt").write_text(article("Charlie"))
@@ -165,9 +167,7 @@ def test_packed_rows_that_are_not_plain_rows_are_ignored(
 ) -> None:
     """Never fatal, and never a class loaded: the rows are read one by one instead."""
     cache_file = tmp_path / "cache.sqlite3"
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save()
+    first = scanned_and_saved(seeds, cache_file)
     with sqlite3.connect(cache_file) as db:
         db.execute("INSERT INTO packed VALUES (1, ?)", (blob,))
     db.close()
@@ -181,9 +181,7 @@ def test_changed_and_deleted_files_are_read_again_and_forgotten(
     seeds: Path, tmp_path: Path
 ) -> None:
     cache_file = tmp_path / "cache.sqlite3"
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save()
+    scanned_and_saved(seeds, cache_file)
     (seeds / "a.txt").write_text(article("Alpha, longer now", "2021-01-09"))
     (seeds / "sub" / "b.txt").unlink()
     second = library(seeds, cache_file)
@@ -205,9 +203,7 @@ def test_what_changed_while_away_ends_as_a_cold_scan_of_the_folder_would(
     cache_file = tmp_path / "cache.sqlite3"
     (seeds / "gone-bad.txt").write_text("\n")
     (seeds / "still-bad.txt").write_text("\n")
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save()
+    first = scanned_and_saved(seeds, cache_file)
     assert set(first.rejected) == {"broken.txt", "gone-bad.txt", "still-bad.txt"}
     (seeds / "broken.txt").write_text(article("Fixed"))
     (seeds / "gone-bad.txt").unlink()
@@ -241,9 +237,7 @@ def test_a_first_scan_checked_later_publishes_the_cache_then_the_next_scan_check
     cache_file = tmp_path / "cache.sqlite3"
     (seeds / "gone-bad.txt").write_text("\n")
     (seeds / "still-bad.txt").write_text("\n")
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save()
+    first = scanned_and_saved(seeds, cache_file)
     (seeds / "broken.txt").write_text(article("Fixed"))
     (seeds / "gone-bad.txt").unlink()
     (seeds / "new-bad.txt").write_text("\n")
@@ -285,9 +279,7 @@ def test_the_check_ends_unchecked_even_when_the_first_site_found_every_article_g
     empties the library, and the check, finding nothing known, must still end the doubt."""
     cache_file = tmp_path / "cache.sqlite3"
     (seeds / "broken.txt").unlink()  # a rejection would stay known until the check
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save()
+    scanned_and_saved(seeds, cache_file)
     for name in ("a.txt", "sub/b.txt"):
         (seeds / name).unlink()
     warm = library(seeds, cache_file)
@@ -301,9 +293,7 @@ def test_a_held_rejection_an_event_reported_again_is_not_reported_by_the_check(
     seeds: Path, tmp_path: Path
 ) -> None:
     cache_file = tmp_path / "cache.sqlite3"
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save()
+    scanned_and_saved(seeds, cache_file)
     warm = library(seeds, cache_file)
     warm.scan(checked_later=True)
     (seeds / "broken.txt").write_text(article("Fixed"))
@@ -389,9 +379,7 @@ def test_a_first_scan_checked_later_without_a_cache_reads_the_folder(
 
 def test_a_setting_that_changes_parsing_discards_the_cache(seeds: Path, tmp_path: Path) -> None:
     cache_file = tmp_path / "cache.sqlite3"
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save()
+    scanned_and_saved(seeds, cache_file)
     karachi = library(seeds, cache_file, timezone="Asia/Karachi")
     assert not ArticleCache(cache_file, karachi.settings).load()
     karachi.scan()
@@ -429,9 +417,7 @@ def test_names_that_are_not_utf8_round_trip(seeds: Path, tmp_path: Path) -> None
     with open(os.path.join(os.fsencode(seeds), b"caf\xe9.txt"), "wb") as file:
         file.write(article("Latin-1 name").encode())
     cache_file = tmp_path / "cache.sqlite3"
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save()
+    first = scanned_and_saved(seeds, cache_file)
     second = library(seeds, cache_file)
     second.scan()
     assert second.rejected == first.rejected
@@ -536,9 +522,7 @@ def test_a_modification_time_past_2262_is_cached_without_breaking_the_cache(
     if late.stat().st_mtime_ns != 10**19:
         pytest.skip("this file system cannot hold the time")
     cache_file = tmp_path / "cache.sqlite3"
-    first = library(seeds, cache_file)
-    first.scan()
-    first.save()
+    first = scanned_and_saved(seeds, cache_file)
     rows = ArticleCache(cache_file, first.settings).load().stored()
     assert {"a.txt", "sub/b.txt", "late.txt"} <= set(rows)
     second = library(seeds, cache_file)
