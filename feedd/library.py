@@ -318,7 +318,7 @@ class Library:
         """Every cached row made an entry (or a rejection), as if each file were unchanged.
 
         The articles column by column, in loops that run in C where they can: made one by
-        one (`_restore`), 100,000 rows took 1.1 s; now 0.5-0.7 s. Rejections go through
+        one (`_restore`), 100,000 rows took 1.1 s; now 0.3-0.7 s. Rejections go through
         `_restore`, and so does every row if two articles would share a page (rows no scan
         writes: a cache edited, or left by another version)."""
         assert not (self.entries or self.rejected), "restored into an empty library only"
