@@ -82,6 +82,17 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.changed or self.new_rejections or self.cleared)
 
+    @classmethod
+    def merged(cls, *results: Changes | None) -> Changes:
+        """What several scans or applies did, one after the other (None: one that was not)."""
+        present = [r for r in results if r is not None]
+        return cls(
+            frozenset().union(*(r.changed for r in present)),
+            tuple(rejection for r in present for rejection in r.new_rejections),
+            frozenset().union(*(r.cleared for r in present)),
+            frozenset().union(*(r.relisted for r in present)),
+        )
+
 
 class Entry(NamedTuple):
     """What the library keeps of a published article: enough to order it and to find it again.
@@ -220,11 +231,7 @@ class Library:
     def take_unreported(self) -> Changes:
         """What `newest()` found when it read articles again, since the last call."""
         found, self._unreported = self._unreported, []
-        return Changes(
-            frozenset().union(*(changes.changed for changes in found)),
-            tuple(rejection for changes in found for rejection in changes.new_rejections),
-            frozenset().union(*(changes.cleared for changes in found)),
-        )
+        return Changes.merged(*found)
 
     def take_touched_sources(self) -> set[str]:
         """The sources whose articles came, changed or went since the last call."""

@@ -125,7 +125,7 @@ class Publisher:
                 rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
                 started = time.monotonic()
                 paths = _union(batch)
-                changes = _merge(
+                changes = Changes.merged(
                     library.scan(checked_later=first and self.rescanned_soon) if rescan else None,
                     library.apply(paths) if paths else None,
                 )
@@ -141,7 +141,7 @@ class Publisher:
                     continue
                 read = time.monotonic()
                 current = renderer.site(library, self.on_early)
-                changes = _merge(changes, library.take_unreported())
+                changes = Changes.merged(changes, library.take_unreported())
                 seen = [r.seen_at for r in batch if isinstance(r, _Paths)]
                 log.debug(
                     "batch of %d requests: waited %.1f ms, read in %.1f ms, rendered in %.1f ms",
@@ -212,13 +212,3 @@ def _log(changes: Changes, library: Library, rescanned: bool) -> None:
 
 def _union(batch: Iterable[_Request | None]) -> frozenset[str]:
     return frozenset().union(*(r.paths for r in batch if isinstance(r, _Paths)))
-
-
-def _merge(*results: Changes | None) -> Changes:
-    present = [r for r in results if r is not None]
-    return Changes(
-        frozenset().union(*(r.changed for r in present)),
-        tuple(rejection for r in present for rejection in r.new_rejections),
-        frozenset().union(*(r.cleared for r in present)),
-        frozenset().union(*(r.relisted for r in present)),
-    )
