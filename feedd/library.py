@@ -36,10 +36,12 @@ from feedd.candidates import UNSIGNED, Candidates, Found, Signature, walk_everyt
 from feedd.config import Settings
 from feedd.reading import (
     PARALLEL_FROM,
+    Heads,
     NotACandidate,
     Outcome,
     display_path,
     read_article,
+    read_heads,
     read_many,
     start_fork_server,
     transient,
@@ -278,8 +280,46 @@ class Library:
             found[path] = what
             if nothing_known and len(found) == PARALLEL_FROM:
                 start_fork_server()  # workers will read them: it starts during the walk
+        if nothing_known and len(found) > _BULK:
+            return self._read_all(found, progress)
         known = set(self.entries) | set(self.rejected)
         return self._refresh(found, known, force=False, progress=progress)
+
+    def _read_all(self, found: dict[str, Found], progress: Progress | None) -> Changes:
+        """A first scan of many files with nothing known: their heads read (by workers, for
+        many more) and restored column by column, as a warm start's rows are. Taken one by
+        one, they cost the publisher about 25 µs a file, on the cores the workers read with:
+        this took a cold start at 100,000 files from 7.0-8.5 s to 6.2-6.8 s."""
+        files = [path for path, what in found.items() if not isinstance(what, str)]
+        rejected = {
+            path: Stored(0, None, None, None, None, what)
+            for path, what in found.items()
+            if isinstance(what, str)  # a folder that cannot be listed
+        }
+        unsigned = set(rejected)
+        columns: Heads = Heads([], [], [], [], [], [], [])
+        done = 0
+        for heads in read_heads(self.root, files, self.settings):
+            for column, more in zip(columns, heads, strict=True):
+                column.extend(more)
+            done += len(heads.paths) + len(heads.others)
+            if progress is not None:
+                progress(done, len(files))
+        for path, signature, reason in columns.others:
+            if reason is None:
+                continue  # no candidate now (gone since the walk, say)
+            if transient(reason):
+                unsigned.add(path)  # not signed: the next rescan tries again
+            # (UNSIGNED: refused unread, as too large; looked at again at the next rescan)
+            version = hash(signature if signature is not None else UNSIGNED)
+            rejected[path] = Stored(version, None, None, None, None, reason)
+        paths, versions, published, updated, sources, warnings, _ = map(tuple, columns)
+        rows = Rows(paths, versions, published, updated, sources, warnings, rejected)
+        changes = self._restore_all(rows)
+        for path in unsigned:
+            self._signatures.pop(path, None)
+        self._unsaved.update(files)
+        return Changes(changes.changed, tuple(sorted(changes.new_rejections)))
 
     def _restore_unchecked(self, cached: Rows) -> Changes:
         """What the cache holds, published as it is; the next scan checks it."""

@@ -511,6 +511,55 @@ def test_a_first_scan_signs_files_as_a_stat_would(tmp_path: Path, count: int) ->
     assert first.entries["sub/1.txt"].published.day == 2
 
 
+@pytest.mark.parametrize("parallel_from", [1, 10**9], ids=["read-by-workers", "read-here"])
+def test_a_first_scan_of_many_files_ends_as_reading_them_one_by_one_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel_from: int
+) -> None:
+    """A first scan of many files takes their heads column by column; of a few, it takes
+    whole articles one by one. Both must give the same library: entries, pages, order,
+    rejections, warnings and signatures (a file signed wrongly is read again at every rescan,
+    or never)."""
+    monkeypatch.setattr("feedd.reading.PARALLEL_FROM", parallel_from)
+    seeds, outside = tmp_path / "seeds", tmp_path / "outside"
+    outside.mkdir()
+    for i in range(300):
+        folder = seeds / f"d{i % 5}"
+        folder.mkdir(parents=True, exist_ok=True)
+        day, source = f"2021-0{1 + i % 3}-{1 + i % 28:02}", ("Wire", "Desk", None)[i % 3]
+        (folder / f"a{i}.txt").write_text(article(f"Article {i}", day, source or ""))
+    (seeds / "broken.txt").write_text("\n\n")
+    (seeds / "warned.txt").write_bytes(b" date 2021-01-05 Wire\nCaf\xe9\n\nBody.\n")
+    (seeds / "large.txt").write_text(article("Large") + "x" * 2000)
+    (seeds / "clash").write_text(article("Clash"))
+    (seeds / "clash.txt").write_text(article("Clash too"))
+    (seeds / "in.txt").symlink_to(seeds / "d1" / "a1.txt")
+    (outside / "secret.txt").write_text(article("Secret"))
+    (seeds / "out.txt").symlink_to(outside / "secret.txt")
+    os.mkfifo(seeds / "fifo.txt")
+    (seeds / os.fsdecode(b"caf\xe9.txt")).write_text(article("Latin-1 name"))
+    options = {"include": ("*.txt", "clash"), "max_article_bytes": 1000}
+    first = library(seeds, tmp_path / "first.sqlite3", **options)
+    first_changes = first.scan()
+    one_by_one = library(seeds, tmp_path / "other.sqlite3", **options)
+    monkeypatch.setattr("feedd.library._BULK", 10**9)  # so few: read one by one, whole
+    changes = one_by_one.scan()
+    assert first.entries == one_by_one.entries and len(first.entries) == 303
+    assert first.pages == one_by_one.pages
+    assert first._order == one_by_one._order
+    assert first._by_source == one_by_one._by_source
+    assert first.rejected == one_by_one.rejected
+    assert len(first.rejected) == 4 and {"clash", "clash.txt"} & set(first.rejected)  # one
+    assert {"broken.txt", "large.txt", os.fsdecode(b"caf\xe9.txt")} <= set(first.rejected)
+    assert first.warnings == one_by_one.warnings and "warned.txt" in first.warnings
+    assert first._signatures == one_by_one._signatures
+    assert first_changes == changes
+    first.save()
+    assert ArticleCache(tmp_path / "first.sqlite3", first.settings).load().stored() == {
+        path: first._stored(path) for path in [*first.entries, *first.rejected]
+    }
+    assert not first.scan(), "a rescan finds every file as the first scan signed it"
+
+
 def test_a_modification_time_past_2262_is_cached_without_breaking_the_cache(
     seeds: Path, tmp_path: Path
 ) -> None:
