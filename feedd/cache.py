@@ -17,7 +17,7 @@ import os
 import pickle
 import sqlite3
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,12 +62,12 @@ class Rows:
     """The rows of a cache: its articles column by column (a warm start makes 100,000 entries
     of them in loops that run in C), and the other rows (rejected files) whole."""
 
-    paths: tuple[str, ...] = ()
-    versions: tuple[int, ...] = ()
-    published: tuple[float, ...] = ()
-    updated: tuple[float, ...] = ()
-    sources: tuple[str | None, ...] = ()
-    warnings: tuple[str | None, ...] = ()
+    paths: Sequence[str] = ()
+    versions: Sequence[int] = ()
+    published: Sequence[float] = ()
+    updated: Sequence[float] = ()
+    sources: Sequence[str | None] = ()
+    warnings: Sequence[str | None] = ()
     rejected: Mapping[str, Stored] = field(default_factory=lambda: MappingProxyType({}))
 
     def __len__(self) -> int:

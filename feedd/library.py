@@ -303,7 +303,7 @@ class Library:
         done = 0
         for heads in read_heads(self.root, files, self.settings):
             for column, more in zip(columns, heads, strict=True):
-                column.extend(more)
+                column.extend(more)  # type: ignore[attr-defined]  # (every field is a list)
             done += len(heads.paths) + len(heads.others)
             if progress is not None:
                 progress(done, len(files))
@@ -315,7 +315,15 @@ class Library:
             # (UNSIGNED: refused unread, as too large; looked at again at the next rescan)
             version = hash(signature if signature is not None else UNSIGNED)
             rejected[path] = Stored(version, None, None, None, None, reason)
-        rows = Rows(*columns[:-1], rejected)  # type: ignore[arg-type]  # (lists: no copies)
+        rows = Rows(  # (the lists themselves: no copies)
+            paths=columns.paths,
+            versions=columns.versions,
+            published=columns.published,
+            updated=columns.updated,
+            sources=columns.sources,
+            warnings=columns.warnings,
+            rejected=rejected,
+        )
         changes = self._restore_all(rows)
         for path in unsigned:
             self._signatures.pop(path, None)

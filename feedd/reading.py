@@ -160,6 +160,7 @@ def _heads_in_columns(root: str, paths: Sequence[str], settings: Settings) -> He
                 heads.sources.append(outcome[2])
                 heads.warnings.append(outcome[3])
             else:
+                assert not isinstance(outcome, Article)  # (heads only)
                 heads.others.append((path, signature, outcome))
     return heads
 
