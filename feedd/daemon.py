@@ -1,4 +1,4 @@
-"""`feedd serve`: the watcher, the publisher and the HTTP server, under systemd's eye."""
+"""`feedd serve`: the HTTP server and its publishing process, under systemd's eye."""
 
 from __future__ import annotations
 
@@ -7,31 +7,25 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from aiohttp import web
 
-from feedd import urls
-from feedd.candidates import Candidates
+from feedd import channel, publishing
 from feedd.config import Settings, SettingsError
-from feedd.library import article_loader
 from feedd.listener import Listener
-from feedd.listings import ListingRenderer
-from feedd.mirror import Mirror
-from feedd.publisher import Publisher, Update
-from feedd.render import PageRenderer
-from feedd.server import ListingCache, PageCache, Published, create_app
-from feedd.site import Site
+from feedd.server import Published, create_app
 from feedd.systemd import Notifier
-from feedd.watch import FolderWatcher
-from feedd.websub import HubNotifier, changed_feeds
 
 log = logging.getLogger(__name__)
 
 _SHUTDOWN_SECONDS = 10
+# Long enough for the publishing process to save a cache of 100,000 articles, short enough
+# for the unit's TimeoutStopSec.
+_PUBLISHING_STOP_SECONDS = 15
 # Settings the listening socket, the connection handler or the mirror took at startup.
 _FIXED_UNTIL_RESTART = (
     "host",
@@ -44,23 +38,40 @@ _FIXED_UNTIL_RESTART = (
 
 
 def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
-    """Serve until SIGTERM or SIGINT; SIGHUP re-reads the settings and rescans."""
+    """Serve until SIGTERM or SIGINT; SIGHUP re-reads the settings and rescans.
+
+    Two processes: this one serves, and a child forked here publishes (see `channel.py` for
+    why). Forked before anything runs, so it starts with no thread and no event loop."""
     if not settings.seeds.is_dir():
         log.error("%s: not a folder", settings.seeds)
         return 2
-    # Hand the GIL over every 0.1 ms instead of 5: the publisher thread renders while the loop
-    # answers requests. The loop lets go of the GIL at every system call (asyncio's at each
-    # send; uvloop's once a callback), and then waits up to a whole interval to get it back
-    # from a busy publisher: p99 while 10,000 files landed was 3.2 to 4.0x idle at 0.5 ms, 2.4
-    # to 2.5x at 0.1 ms, on asyncio's loop, for the same throughput and file-to-feed latency
-    # (0.05 ms was no better).
+    # Hand the GIL over every 0.1 ms instead of 5, in both processes: in the publishing one,
+    # its loop answers the server's asks while the publisher thread renders; it lets go of the
+    # GIL at every system call and would wait up to a whole interval to get it back. (In one
+    # process, p99 while 10,000 files landed was 3.2 to 4.0x idle at 0.5 ms, 2.4 to 2.5x at 0.1.)
     sys.setswitchinterval(0.0001)
+    ours, theirs = socket.socketpair()
+    child = os.fork()
+    if child == 0:
+        ours.close()
+        code = 1
+        try:
+            code = publishing.run(theirs)
+        except BaseException:
+            log.exception("the publishing process failed")
+        finally:
+            logging.shutdown()
+            os._exit(code)
+    theirs.close()
     try:
         with asyncio.Runner(loop_factory=_event_loop) as runner:
-            return runner.run(_serve(settings, reload_settings))
+            return runner.run(_serve(settings, reload_settings, ours))
     except OSError as error:
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, error.strerror)
         return 1
+    finally:
+        ours.close()
+        _reap(child)
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
@@ -74,59 +85,14 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
+async def _serve(
+    settings: Settings, reload_settings: Callable[[], Settings], ours: socket.socket
+) -> int:
     loop = asyncio.get_running_loop()
     notifier = Notifier(os.environ)
-    published = Published(settings)
-    _on_demand(published, settings)
-    first_site = asyncio.Event()
-    hubs = HubNotifier(settings.hubs)
-    announced: Site | None = None
-
-    def announce(site: Site) -> None:
-        """On the loop: ping the hubs for the feeds that changed since the last ping."""
-        nonlocal announced
-        if hubs.hubs:
-            topics = changed_feeds(announced, site)
-            hubs.announce(urls.absolute(published.settings, path) for path in topics)
-        announced = site
-
-    # With a static copy, hubs are pinged once it holds the new feeds: subscribers fetch
-    # them from there (nginx, a CDN), and would get the old ones if pinged sooner.
-    mirror = (
-        Mirror(Path(settings.publish), on_written=lambda s: loop.call_soon_threadsafe(announce, s))
-        if settings.publish
-        else None
-    )
-
-    def swap(update: Update) -> None:
-        """On the loop: the one place a new site goes live."""
-        published.site = update.site
-        if update.relisted and watcher is not None:
-            watcher.restart()
-        if mirror is not None:
-            mirror.publish(update.site, update.changed, published.settings)
-        else:
-            announce(update.site)
-        metrics = published.metrics
-        metrics.rescans += update.rescanned
-        if update.changed or update.new_rejections:
-            metrics.updates += 1
-            if update.first_event is not None:
-                metrics.observe_latency(time.monotonic() - update.first_event)
-        if not first_site.is_set():
-            first_site.set()
-            if watcher is not None:
-                watcher.start()  # its setup rescans: what the first scan missed comes then
-            notifier.ready(f"serving {update.site.articles} articles")
-        else:
-            notifier.status(f"serving {update.site.articles} articles")
-
-    def serve_early(site: Site) -> None:
-        """On the loop: an update's site before its gzip is ready (see `Renderer.site`). The
-        hubs, the static copy and the metrics wait for the whole one, in `swap`."""
-        published.site = site
-
+    reader, writer = await asyncio.open_unix_connection(sock=ours, limit=channel.READ_LIMIT)
+    documents = channel.RemoteDocuments(writer)
+    published = Published(settings, documents=documents)
     runner = web.AppRunner(
         create_app(published),
         handle_signals=False,
@@ -134,95 +100,103 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         shutdown_timeout=_SHUTDOWN_SECONDS,
     )
     await runner.setup()
-    publisher: Publisher | None = None
-    watcher: FolderWatcher | None = None
+    following: asyncio.Task[None] | None = None
     try:
         site = Listener(runner, settings, published.metrics)  # bounded: see listener.py
         await site.start()  # until the first site is rendered, requests are answered 503
         host, port = runner.addresses[0][:2]
         if settings.port == 0:  # links in the feeds must name the port actually bound
             settings = dataclasses.replace(settings, port=port)
-            _on_demand(published, settings)
+            published.settings = settings
         log.info("listening on http://%s:%d/ (watching %s)", host, port, settings.seeds)
-
-        hubs.start()
-        if mirror is not None:
-            mirror.start()
-        publisher = Publisher(
-            settings,
-            lambda update: loop.call_soon_threadsafe(swap, update),
-            lambda site: loop.call_soon_threadsafe(serve_early, site),
-            rescanned_soon=True,  # by the watcher, once the first site is out
-        )
-        # Started once the first site is out (in `swap`): watchfiles' inotify watches report
-        # every open of a file, and the first scan opens them all.
-        watcher = _watcher(settings, publisher)
-        publisher.start()
+        channel.send(writer, channel.Configure(settings))
+        following = asyncio.create_task(_follow(reader, published, documents, notifier))
 
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
 
-        stopping: set[asyncio.Future[None]] = set()  # old watchers, joined off the loop
-
         def reload() -> None:
-            nonlocal watcher, hubs
-            assert watcher is not None and publisher is not None
             notifier.reloading()
             try:
                 new = _reloaded(published.settings, reload_settings)
                 if new is not None:
-                    _on_demand(published, new)
-                    if new.hubs != hubs.hubs:
-                        stopping.add(asyncio.ensure_future(hubs.close()))
-                        hubs = HubNotifier(new.hubs)
-                        hubs.start()
-                    publisher.reload(new)
-                    if os.path.realpath(new.seeds) != watcher.root:
-                        old, watcher = watcher, _watcher(new, publisher)
-                        if first_site.is_set():
-                            watcher.start()
-                        stopping.add(loop.run_in_executor(None, old.stop))
+                    published.settings = new
+                    documents.forget()
+                    channel.send(writer, channel.Configure(new))
             finally:
                 notifier.notify("READY=1")  # or systemd would wait on "reloading" for ever
 
         loop.add_signal_handler(signal.SIGHUP, reload)
         watchdog = asyncio.create_task(notifier.watchdog())
-        await stop.wait()
-
-        log.info("stopping: finishing requests in flight")
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait((following, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if following.done():
+            log.error("the publishing process ended; stopping")
+            code = 1
+        else:
+            log.info("stopping: finishing requests in flight")
+            code = 0
         notifier.stopping()
         watchdog.cancel()
-        await asyncio.gather(watchdog, *stopping, return_exceptions=True)
+        await asyncio.gather(watchdog, stopping, return_exceptions=True)
     finally:
-        await hubs.close()
+        # The publishing process saves its cache, then closes the channel; meanwhile the
+        # server finishes the requests in flight.
+        channel.send(writer, channel.Stop())
         await runner.cleanup()
-        if watcher is not None:
-            await asyncio.to_thread(watcher.stop)
-        if publisher is not None:
-            await asyncio.to_thread(publisher.stop)
-        if mirror is not None:
-            await asyncio.to_thread(mirror.stop)
-    return 0
+        if following is not None:
+            try:
+                await asyncio.wait_for(following, _PUBLISHING_STOP_SECONDS)
+            except TimeoutError:
+                log.warning("the publishing process did not stop in time")
+        writer.close()
+    return code
 
 
-def _on_demand(published: Published, settings: Settings) -> None:
-    """Settings, and the caches of documents built on demand with them (a reload empties them)."""
-    load = article_loader(settings)
-    published.settings = settings
-    published.pages = PageCache(PageRenderer(settings, load))
-    published.listings = ListingCache(ListingRenderer(settings, load), size=256)
+async def _follow(
+    reader: asyncio.StreamReader,
+    published: Published,
+    documents: channel.RemoteDocuments,
+    notifier: Notifier,
+) -> None:
+    """Take in what the publishing process sends until it closes the channel: answers to
+    asks, and new sites, each swapped in whole (the one place a new site goes live)."""
+    ready = False
+    while (message := await channel.receive(reader)) is not None:
+        if isinstance(message, channel.Answer):
+            documents.answered(message)
+            continue
+        assert isinstance(message, channel.NewSite)
+        published.site = site = message.after(published.site)
+        counts = message.counts
+        if counts is None:  # served before its gzip is ready: the rest waits for the whole
+            continue
+        metrics = published.metrics
+        metrics.rescans += counts.rescanned
+        if counts.changed or counts.new_rejections:
+            metrics.updates += 1
+            if counts.first_event is not None:
+                metrics.observe_latency(time.monotonic() - counts.first_event)
+        if not ready:
+            ready = True
+            notifier.ready(f"serving {site.articles} articles")
+        else:
+            notifier.status(f"serving {site.articles} articles")
+    documents.closed()
 
 
-def _watcher(settings: Settings, publisher: Publisher) -> FolderWatcher:
-    root = os.path.realpath(settings.seeds)
-    return FolderWatcher(
-        root,
-        settings.debounce_ms,
-        on_paths=publisher.changed,
-        on_rescan=publisher.rescan,
-        is_candidate=Candidates(root, settings.include).is_candidate_path,
-    )
+def _reap(child: int) -> None:
+    """Wait for the publishing process to end (it does once the channel is closed)."""
+    deadline = time.monotonic() + _PUBLISHING_STOP_SECONDS
+    while os.waitpid(child, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            log.warning("the publishing process is still running; killing it")
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            return
+        time.sleep(0.01)
 
 
 def _reloaded(current: Settings, reload_settings: Callable[[], Settings]) -> Settings | None:

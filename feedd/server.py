@@ -6,15 +6,12 @@ Nothing here reads a file or renders anything; a new `Site` is swapped in by one
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Generic, TypeVar
+from typing import Protocol
 
 from aiohttp import hdrs, web
 from multidict import CIMultiDict
@@ -22,14 +19,11 @@ from multidict import CIMultiDict
 from feedd import site as kinds
 from feedd import urls
 from feedd.config import Settings
-from feedd.library import Entry
 from feedd.listener import handler_args
-from feedd.listings import Listing, listing
 from feedd.metrics import Metrics
+from feedd.ondemand import Found
 from feedd.pages import CONTENT_SECURITY_POLICY
-from feedd.site import Resource, Site
-
-K = TypeVar("K", bound=Hashable)
+from feedd.site import Site
 
 _ALLOWED = "GET, HEAD"
 _SECURITY_HEADERS = {
@@ -46,55 +40,22 @@ _WHOLE_BYTES = 256 * 1024
 _SLICE_BYTES = 64 * 1024
 
 
-class OnDemand(Generic[K]):
-    """Documents built on demand (article pages, archive pages, sources' feeds), off the event
-    loop, the most recently used kept.
+class Finder(Protocol):
+    """Finds a document `site` does not hold ready: `ondemand.Documents` in process, or the
+    publishing process's over the channel (`channel.RemoteDocuments`)."""
 
-    Keyed by what the document is made of (an entry, a listing of entries: a new version of a
-    file is a new key), so a key never needs invalidating; concurrent requests for the same
-    document wait for the same build.
-    """
-
-    def __init__(self, render: Callable[[K], Resource | None], size: int = 1024) -> None:
-        self._render = render
-        self._size = size
-        self._built: OrderedDict[K, Resource] = OrderedDict()
-        self._building: dict[K, asyncio.Future[Resource | None]] = {}
-
-    async def get(self, key: K) -> Resource | None:
-        resource = self._built.get(key)
-        if resource is not None:
-            self._built.move_to_end(key)
-            return resource
-        building = self._building.get(key)
-        if building is None:
-            building = asyncio.get_running_loop().run_in_executor(None, self._render, key)
-            self._building[key] = building
-            try:
-                resource = await building
-            finally:
-                del self._building[key]
-            if resource is not None:
-                self._built[key] = resource
-                if len(self._built) > self._size:
-                    self._built.popitem(last=False)
-            return resource
-        return await asyncio.shield(building)
-
-
-PageCache = OnDemand[Entry]
-ListingCache = OnDemand[Listing]
+    async def find(self, site: Site, path: str) -> Found: ...
 
 
 @dataclass
 class Published:
     """What the server answers from, swapped by the daemon: `site` is None until the first
-    scan is rendered; `settings` and `pages` change on SIGHUP."""
+    scan is rendered; `settings` change on SIGHUP. `documents` builds what `site` does not
+    hold ready (none: a site rendered whole, as `feedd build` renders it)."""
 
     settings: Settings
     site: Site | None = None
-    pages: PageCache | None = None
-    listings: ListingCache | None = None
+    documents: Finder | None = None
     metrics: Metrics = field(default_factory=Metrics)
 
 
@@ -180,20 +141,12 @@ async def document(published: Published, request: web.Request) -> web.StreamResp
         path = request.path
     settings = published.settings
     resource = site.resources.get(path)
-    if resource is None:
-        entry = site.pages.get(path)
-        if entry is not None and published.pages is not None:
-            resource = await published.pages.get(entry)
-            if resource is None:  # still published, but its file cannot be read just now
-                retry = {"Retry-After": str(max(1, settings.cache_max_age))}
-                return _count(published, _error(503, "temporarily unavailable", retry))
-        elif published.listings is not None:
-            found = listing(site, path, settings)
-            if found is not None:
-                resource = await published.listings.get(found)
-                if resource is None:  # an article it lists cannot be read just now
-                    retry = {"Retry-After": str(max(1, settings.cache_max_age))}
-                    return _count(published, _error(503, "temporarily unavailable", retry))
+    if resource is None and published.documents is not None:
+        found = await published.documents.find(site, path)
+        if isinstance(found, str):  # UNAVAILABLE: a file it needs cannot be read just now
+            retry = {"Retry-After": str(max(1, settings.cache_max_age))}
+            return _count(published, _error(503, "temporarily unavailable", retry))
+        resource = found
     if resource is None:
         return _count(published, _error(404, "not found"))
     if path.startswith(urls.ARCHIVE):
@@ -302,9 +255,9 @@ _FEED_TYPES = frozenset({kinds.ATOM, kinds.RSS, kinds.JSON_FEED})
 def _settled_month(site: Site, path: str) -> bool:
     """Whether the archive page at `path` is of a month before the newest archived one: only
     those change no more as the main feeds hand articles over (`2021-01-2.atom`: 2021-01)."""
-    newest = site.archive.newest() if site.archive is not None else None
+    newest = site.newest_archive
     month = path[len(urls.ARCHIVE) :][:7]
-    return newest is not None and month < newest.name[:7]
+    return newest is not None and month < newest[:7]
 
 
 @functools.lru_cache(maxsize=1024)

@@ -103,6 +103,9 @@ class Site:
     # False for the first site after a restart, taken from the cache before the folder was
     # walked to check it (see `Library.scan`); `/healthz` says so.
     checked: bool = True
+    # The name of the archive's newest page (what the main feeds link as prev-archive): the
+    # months before its own change no more. Known without `archive` in the serving process.
+    newest_archive: str | None = None
 
     @classmethod
     def create(
@@ -116,8 +119,13 @@ class Site:
         archive: Archive | None = None,
         sources: Mapping[str, SourceFeed] | None = None,
         checked: bool = True,
+        newest_archive: str | None = None,
     ) -> Site:
-        """`pages` and `sources` must not change afterwards: pass persistent maps."""
+        """`pages` and `sources` must not change afterwards: pass persistent maps.
+        `newest_archive` is taken from `archive` when there is one."""
+        if archive is not None:
+            page = archive.newest()
+            newest_archive = page.name if page is not None else None
         return cls(
             MappingProxyType(dict(resources)),
             articles,
@@ -127,6 +135,7 @@ class Site:
             archive,
             sources if sources is not None else MappingProxyType({}),
             checked,
+            newest_archive,
         )
 
 

@@ -18,8 +18,8 @@ from feedd import listener, urls
 from feedd.article import parse
 from feedd.config import Settings, SettingsError, load_settings
 from feedd.listener import BACKLOG, OWN_FILES, ClientErrorLog, fit_open_files
+from feedd.ondemand import PageCache
 from feedd.render import render_site
-from feedd.server import PageCache
 
 # --- the connection settings -------------------------------------------------------------------
 

@@ -246,3 +246,48 @@ def test_bad_settings_are_refused_at_startup_naming_key_and_value(seeds: Path) -
     )
     assert result.returncode == 2
     assert "'port' has value 'http'" in result.stderr
+
+
+def _stat(pid: int | str) -> list[str]:
+    """/proc/PID/stat's fields after the command name (state [0], ppid [1], nice [16])."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:  # gone
+        return []
+
+
+def _children(pid: int) -> list[int]:
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _stat(entry.name)[1:2] == [str(pid)]
+    ]
+
+
+def _gone(pid: int) -> bool:
+    return _stat(pid)[:1] in ([], ["Z"])
+
+
+def test_publishing_runs_in_a_child_behind_the_server_and_stops_with_it(seeds: Path) -> None:
+    with running_daemon(seeds) as daemon:
+        server = daemon.process.pid
+        (child,) = _children(server)
+        assert int(_stat(child)[16]) == int(_stat(server)[16]) + 10, "readers' requests go first"
+        # What it builds on demand reaches readers through the server.
+        index = daemon.get("/").body.decode()
+        for kind in (r'articles/[^"]+\.html', r'sources/[^"]+\.atom'):
+            link = re.search(f'href="({kind})"', index)
+            assert link is not None and daemon.get("/" + link[1]).status == 200, kind
+        (seeds / "new.txt").write_text(article("New one"))
+        wait_for(lambda: "New one" in daemon.titles(), what="the new article")
+        assert daemon.stop() == 0
+        assert _gone(child), "the server waits for its publishing process"
+        assert daemon.logged("stopping: finishing requests in flight")
+
+
+def test_a_publishing_process_that_dies_stops_the_server_with_an_error(seeds: Path) -> None:
+    with running_daemon(seeds) as daemon:
+        (child,) = _children(daemon.process.pid)
+        os.kill(child, signal.SIGKILL)
+        assert daemon.process.wait(15) == 1, "systemd restarts a unit that fails"
+        wait_for(lambda: daemon.logged("the publishing process ended; stopping"), what="the log")

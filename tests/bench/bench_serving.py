@@ -125,8 +125,9 @@ class Server:
         return self.process.pid
 
     def cpu(self) -> float:
-        """CPU seconds used so far by the server and its child processes (nginx's worker)."""
-        return sum(cpu_seconds(pid) for pid in [self.pid, *children(self.pid)])
+        """CPU seconds used so far by the server and the processes under it (nginx's worker,
+        feedd's publishing process and its workers' fork server)."""
+        return sum(cpu_seconds(pid) for pid in [self.pid, *descendants(self.pid)])
 
     def wait_listening(self, timeout: float = 30) -> int:
         deadline = time.monotonic() + timeout
@@ -174,12 +175,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS if fields else 0.0
 
 
-def children(pid: int) -> list[int]:
-    return [
-        int(entry.name)
+def descendants(pid: int) -> list[int]:
+    parents = {
+        int(entry.name): _stat(entry.name)[1:2]
         for entry in Path("/proc").iterdir()
-        if entry.name.isdigit() and _stat(entry.name)[1:2] == [str(pid)]
-    ]
+        if entry.name.isdigit()
+    }
+    found, frontier = [], {str(pid)}
+    while frontier:
+        children = [p for p, up in parents.items() if up and up[0] in frontier]
+        found += children
+        frontier = {str(p) for p in children}
+    return found
 
 
 def free_port() -> int:

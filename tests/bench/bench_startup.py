@@ -6,8 +6,11 @@ Baseline, measured in the same run on the same files: one Python process that on
 file and splits it into lines (the floor any parser sits on). Cold start is `feedd serve` with
 an empty cache until /healthz reports every article; warm restart is the same again with
 nothing changed (the cache publishes every article, then the folder is walked, a `stat` per
-file, until /healthz says it is checked). Memory is the daemon's resident set once everything
-is published, and after the feeds and 1,000 article pages have been served.
+file, until /healthz says it is checked). Memory is the daemon's once everything is published,
+and after the feeds and 1,000 article pages have been served: the proportional set size (PSS:
+a page shared by several processes counted once, in shares) of its whole process tree (the
+server, its publishing process and the workers' fork server), and the resident set of each of
+the first two.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from bench_latency import populate, start_daemon
 
@@ -52,7 +57,7 @@ def get(port: int, path: str) -> bytes:
 
 def serve_until_published(
     folder: Path, count: int, env: dict[str, str]
-) -> tuple[float, float, int, int]:
+) -> tuple[float, float, Memory, Memory]:
     """Seconds from launch until every article is published and until what is published is
     checked against the folder (a restart publishes the cache first, then walks the folder),
     and the resident set (kB) then and after serving the feeds and 1,000 pages."""
@@ -67,7 +72,7 @@ def serve_until_published(
                 health = {}
             if health.get("articles") == count and elapsed is None:
                 elapsed = time.perf_counter() - started
-                published_rss = resident_kb(process.pid)
+                published_memory = Memory.of(process.pid)
             if elapsed is not None and health.get("checked"):
                 break
             time.sleep(0.01)
@@ -76,17 +81,62 @@ def serve_until_published(
             get(port, path)
         for i in range(0, count, max(1, count // 1000)):
             get(port, f"/articles/d{i // 1000:03}/a{i}.html")
-        return elapsed, checked, published_rss, resident_kb(process.pid)
+        return elapsed, checked, published_memory, Memory.of(process.pid)
     finally:
         process.terminate()
         process.wait(60)
 
 
-def resident_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
+class Memory(NamedTuple):
+    """kB: the whole tree's PSS; the server's and the publishing process's resident sets."""
+
+    tree_pss: int
+    server_rss: int
+    publishing_rss: int
+
+    @classmethod
+    def of(cls, pid: int) -> Memory:
+        tree = [pid, *descendants(pid)]
+        children = [child for child in tree if parent(child) == pid]
+        return cls(
+            sum(field_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in tree),
+            field_kb(f"/proc/{pid}/status", "VmRSS:"),
+            sum(field_kb(f"/proc/{p}/status", "VmRSS:") for p in children),
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.tree_pss / 1024:.0f} MB (server {self.server_rss / 1024:.0f}, "
+            f"publishing {self.publishing_rss / 1024:.0f} MB resident)"
+        )
+
+
+def field_kb(path: str, name: str) -> int:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(name):
+                return int(line.split()[1])
+    except OSError:  # gone meanwhile
+        pass
     return 0
+
+
+def parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+    except (OSError, IndexError):
+        return 0
+
+
+def descendants(pid: int) -> list[int]:
+    pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    parents = {p: parent(p) for p in pids}
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, up in parents.items() if up in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def main() -> None:
@@ -101,8 +151,8 @@ def main() -> None:
         populate(folder, args.articles)
         floor_seconds(folder)  # once to warm the page cache, as the daemon will find it
         floor = floor_seconds(folder)
-        cold, _, cold_rss, _ = serve_until_published(folder, args.articles, env)
-        warm, checked, warm_rss, served_rss = serve_until_published(folder, args.articles, env)
+        cold, _, cold_memory, _ = serve_until_published(folder, args.articles, env)
+        warm, checked, warm_memory, served = serve_until_published(folder, args.articles, env)
         print(f"{'what':<44} {'seconds':>8} {'x floor':>8}")
         print(f"{'floor: read + split every file, 1 process':<44} {floor:>8.2f} {1.0:>8.2f}")
         print(
@@ -112,10 +162,9 @@ def main() -> None:
         print(
             f"{'  ... and checked against the folder':<44} {checked:>8.2f} {checked / floor:>8.2f}"
         )
-        print(
-            f"resident memory: {cold_rss / 1024:.0f} MB after a cold start, {warm_rss / 1024:.0f} MB "
-            f"after a warm one, {served_rss / 1024:.0f} MB after serving 1,000 pages"
-        )
+        print(f"memory (PSS of every process) after a cold start: {cold_memory}")
+        print(f"memory after a warm one:                         {warm_memory}")
+        print(f"memory after serving 1,000 pages:                {served}")
     finally:
         shutil.rmtree(folder)
         shutil.rmtree(state)
