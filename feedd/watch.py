@@ -158,6 +158,8 @@ class _Watches:
         self.bell: Doorbell | None = None
         self._busy = False  # a burst is on: the last batch was cut at `_MAX_BATCH_MS`
         self._recheck = False  # the last look did not wait: look again without a ring
+        # The paths watchfiles found in its last two looks (see `_with_lost`).
+        self._found: tuple[set[str], set[str]] = (set(), set())
         try:
             if not polling:
                 short = self._shortfall()  # before the doorbell takes watches of its own
@@ -196,8 +198,9 @@ class _Watches:
         `_MAX_BATCH_MS`), looks are a step apart: each takes the GIL, which the event loop then
         waits for. When watchfiles has nothing after a ring, the batch is what the bell heard:
         a look that ends without a change empties watchfiles' set, and with it an event that
-        came in that instant. (Not always both: every path in a batch is read again, and a
-        burst's files would each be read twice.)"""
+        came in that instant. Otherwise the bell adds only what watchfiles lost (see
+        `_with_lost`): every path in a batch is read again, and a burst's files would each be
+        read twice."""
         bell = self.bell
         if bell is None or not bell.complete:
             return self._look(step_ms, _STOP_CHECK_MS)
@@ -209,22 +212,39 @@ class _Watches:
         heard: set[tuple[int, str]] = set()
         whole = bell.drain(heard)
         if self._busy:
-            return self._look(step_ms, _RING_TIMEOUT_MS) or heard
+            return self._with_lost(self._look(step_ms, _RING_TIMEOUT_MS), heard)
         until = time.monotonic() + _CLOSE_WAIT_SECONDS
         while not whole and (left := until - time.monotonic()) > 0 and bell.wait(left):
             whole = bell.drain(heard)
         if whole:
             self._recheck = True
-            return self._look(0, 1) or heard
-        return self._look(1, _RING_TIMEOUT_MS) or heard
+            return self._with_lost(self._look(0, 1), heard)
+        return self._with_lost(self._look(1, _RING_TIMEOUT_MS), heard)
+
+    def _with_lost(
+        self, found: set[tuple[int, str]], heard: set[tuple[int, str]]
+    ) -> set[tuple[int, str]]:
+        """What watchfiles found, and what the bell heard that watchfiles reported neither in
+        this look nor in the one before (the bell is drained before a look, so it hears late
+        what the look before found).
+
+        watchfiles drops what its inotify queue lost when it overflowed, without a word, and
+        its queue fills with opens too: the publisher's own reads of a burst's files. With
+        10,000 files landing while the machine was busy, a burst was still not all published
+        120 s later. The bell asks for no opens, and says when its own queue overflowed."""
+        if not found:  # see `changes`: an event may have gone with the look that saw nothing
+            return heard
+        reported = self._found[0] | self._found[1]
+        return found | {(change, path) for change, path in heard if path not in reported}
 
     def _look(self, step_ms: int, timeout_ms: int) -> set[tuple[int, str]]:
         """What watchfiles has once `step_ms` pass without a change (0: at once), or nothing
         after `timeout_ms` without any."""
         started = time.monotonic()
-        changes = self._notify.watch(_MAX_BATCH_MS, step_ms, timeout_ms, None)
+        changes = _batch(self._notify.watch(_MAX_BATCH_MS, step_ms, timeout_ms, None))
         self._busy = time.monotonic() - started >= _MAX_BATCH_MS / 1000
-        return _batch(changes)
+        self._found = (self._found[1], {path for _, path in changes})
+        return changes
 
     def renew(self) -> set[tuple[int, str]]:
         """Watch the folders there are now (polling looks at them all anyway); the changes the
