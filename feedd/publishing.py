@@ -15,7 +15,7 @@ from feedd import channel, urls
 from feedd.candidates import Candidates
 from feedd.config import Settings
 from feedd.mirror import Mirror
-from feedd.ondemand import Documents
+from feedd.ondemand import UNAVAILABLE, Documents, Found
 from feedd.publisher import Publisher, Update
 from feedd.site import Resource, Site
 from feedd.watch import FolderWatcher
@@ -105,7 +105,13 @@ async def _publish(ours: socket.socket) -> int:
 
     async def answer(find: channel.Find) -> None:
         finder = documents
-        found = await finder.find(site, find.path) if site is not None else None
+        found: Found = None
+        try:
+            if site is not None:
+                found = await finder.find(site, find.path)
+        except Exception:  # a bug: the request it answers must not wait for ever
+            log.exception("cannot build %s", find.path)
+            found = UNAVAILABLE
         channel.send(writer, channel.Answer(find.ask, found))
 
     def reload(new: Settings) -> None:
