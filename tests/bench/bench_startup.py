@@ -9,8 +9,8 @@ nothing changed (the cache publishes every article, then the folder is walked, a
 file, until /healthz says it is checked). Memory is the daemon's once everything is published,
 and after the feeds and 1,000 article pages have been served: the proportional set size (PSS:
 a page shared by several processes counted once, in shares) of its whole process tree (the
-server, its publishing process and the workers' fork server), and the resident set of each of
-the first two.
+server, its publishing process and the workers' fork server), and the resident sets of the
+server and of the processes under it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bench_latency import populate, start_daemon
+from bench_serving import descendants
 
 FLOOR = """
 import os, sys
@@ -88,26 +88,26 @@ def serve_until_published(
 
 
 class Memory(NamedTuple):
-    """kB: the whole tree's PSS; the server's and the publishing process's resident sets."""
+    """kB: the whole tree's PSS; the server's resident set, and its other processes' (the
+    publishing process, the workers' fork server)."""
 
     tree_pss: int
     server_rss: int
-    publishing_rss: int
+    others_rss: int
 
     @classmethod
     def of(cls, pid: int) -> Memory:
-        tree = [pid, *descendants(pid)]
-        children = [child for child in tree if parent(child) == pid]
+        others = descendants(pid)
         return cls(
-            sum(field_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in tree),
+            sum(field_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in [pid, *others]),
             field_kb(f"/proc/{pid}/status", "VmRSS:"),
-            sum(field_kb(f"/proc/{p}/status", "VmRSS:") for p in children),
+            sum(field_kb(f"/proc/{p}/status", "VmRSS:") for p in others),
         )
 
     def __str__(self) -> str:
         return (
-            f"{self.tree_pss / 1024:.0f} MB (server {self.server_rss / 1024:.0f}, "
-            f"publishing {self.publishing_rss / 1024:.0f} MB resident)"
+            f"{self.tree_pss / 1024:.0f} MB (resident: the server {self.server_rss / 1024:.0f} MB, "
+            f"the processes under it {self.others_rss / 1024:.0f} MB)"
         )
 
 
@@ -119,24 +119,6 @@ def field_kb(path: str, name: str) -> int:
     except OSError:  # gone meanwhile
         pass
     return 0
-
-
-def parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-    except (OSError, IndexError):
-        return 0
-
-
-def descendants(pid: int) -> list[int]:
-    pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
-    parents = {p: parent(p) for p in pids}
-    found, frontier = [], [pid]
-    while frontier:
-        children = [p for p, up in parents.items() if up in frontier]
-        found += children
-        frontier = children
-    return found
 
 
 def main() -> None:
