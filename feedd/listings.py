@@ -1,7 +1,7 @@
 """Feeds built on demand, not with every update: archive pages (RFC 5005) and each source's
 feeds. A `Listing` says what one lists and how it introduces itself, resolved from a site's
-snapshot by URL path; a `ListingRenderer` builds it (in the server's executor, for
-`--publish` and for `feedd build`).
+snapshot by URL path; a `ListingRenderer` builds it (in the publishing process's executor,
+see `ondemand.py`, for `--publish` and for `feedd build`).
 """
 
 from __future__ import annotations
