@@ -30,6 +30,13 @@ _EXACT_SHAPE = (
 )
 _EXACT = re.compile(_EXACT_SHAPE, re.IGNORECASE)
 _EXACT_LOWERCASE = re.compile(_EXACT_SHAPE)
+# The shape from its day's last digit on. A line has a match of it exactly when it has one of
+# `_EXACT` (what comes before the day is optional, and a day may be one digit), and both end
+# alike, with the same time: all a head needs. A search tries it at digits only, in a third
+# of the time.
+_FROM_THE_DAY_SHAPE = rf"\d(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}(?:\s*\|\s*{_TIME})?\s*$"
+_FROM_THE_DAY = re.compile(_FROM_THE_DAY_SHAPE, re.IGNORECASE)
+_FROM_THE_DAY_LOWERCASE = re.compile(_FROM_THE_DAY_SHAPE)
 _AGO_ANYWHERE = re.compile(rf"\s*\b{_AGO}\b\s*", re.IGNORECASE)
 _PIPE_TIME = re.compile(rf"^(?P<before>.*?)\s*\|\s*{_TIME}\s*$", re.IGNORECASE)
 _MONTHS = {
@@ -62,7 +69,7 @@ def parse_byline(line: str, *, whole: bool = True) -> Byline | None:
     the author and the day of a byline of the exact shape are then left None, unread."""
     if len(line) > _MAX_BYLINE_CHARS:
         return None
-    exact = _match_exactly(line) if _ends_with_year(line) else None
+    exact = _match_exactly(line, leftmost=whole) if _ends_with_year(line) else None
     if exact:
         hour = exact["hour"]
         at = _time_of_day(hour, exact["minute"], exact["meridiem"]) if hour else None
@@ -85,9 +92,14 @@ def _ends_with_year(line: str) -> bool:
     return bool(bar) and before.rstrip()[-4:].isdigit()
 
 
-def _match_exactly(line: str) -> re.Match[str] | None:
+def _match_exactly(line: str, *, leftmost: bool = True) -> re.Match[str] | None:
     """`_EXACT`'s leftmost match, where an author without a line break ends; the groups of an
-    ASCII line are lowercased, its positions the same."""
+    ASCII line are lowercased, its positions the same. Not `leftmost`: `_FROM_THE_DAY`'s
+    match instead, with no author nor date groups, but the same time groups."""
+    if not leftmost and "\n" not in line:  # (a break before the leftmost match fails it)
+        if line.isascii():
+            return _FROM_THE_DAY_LOWERCASE.search(line.lower())
+        return _FROM_THE_DAY.search(line)
     found = _EXACT_LOWERCASE.search(line.lower()) if line.isascii() else _EXACT.search(line)
     if found is None or "\n" in line[: found.start()]:
         return None

@@ -160,8 +160,15 @@ def test_any_line_is_a_byline_or_none(line: str) -> None:
 
 @settings(max_examples=400)
 @given(st.text(max_size=250) | st.lists(_FRAGMENTS | st.text(max_size=4)).map("".join))
+@example("Sat\n02nd January 2021 | 11:00 AM")  # leftmost: the break comes after its start
+@example("Joan\n02nd January 2021")  # ... and before it
+@example("Xsat 123 jan 2021 | 9:05 pm")  # from the day on: its last digit
+@example("By Joan 1 jan 2021 | 2 feb 2022 | 10:00")  # one year only ends the line
+@example("By \u0663 \u0661\u0662 MAY 2021")  # Arabic-Indic digits; not ASCII
+@example("\uff22y Joan 3rd \u017feptember 2021|7:00 a.m.")  # long s: a month only ignoring case
 def test_a_byline_read_for_its_time_only_is_the_same_byline(line: str) -> None:
-    """Dating an article asks only whether a line is a byline and its time of day."""
+    """Dating an article asks only whether a line is a byline and its time of day (found
+    from the day on, not where the author ends)."""
     whole, part = parse_byline(line), parse_byline(line, whole=False)
     assert (whole is None) == (part is None)
     if whole is not None and part is not None:
