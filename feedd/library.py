@@ -43,7 +43,6 @@ from feedd.reading import (
     read_article,
     read_heads,
     read_many,
-    start_fork_server,
     transient,
     worker_pool,
 )
@@ -275,38 +274,44 @@ class Library:
 
     def _walk_and_refresh(self, nothing_known: bool, progress: Progress | None) -> Changes:
         # A first scan with nothing cached reads every file, and reading a file signs it.
-        found: dict[str, Found] = {}
-        for path, what in self._candidates.walk("", signed=bool(self._signatures)):
-            found[path] = what
-            if nothing_known and len(found) == PARALLEL_FROM:
-                start_fork_server()  # workers will read them: it starts during the walk
-        if nothing_known and len(found) > _BULK:
-            return self._read_all(found, progress)
+        walk = self._candidates.walk("", signed=bool(self._signatures))
+        if nothing_known:
+            first = list(itertools.islice(walk, _BULK + 1))
+            if len(first) > _BULK:
+                return self._read_all(itertools.chain(first, walk), progress)
+            found = dict(first)  # (the whole walk)
+        else:
+            found = dict(walk)
         known = set(self.entries) | set(self.rejected)
         return self._refresh(found, known, force=False, progress=progress)
 
-    def _read_all(self, found: dict[str, Found], progress: Progress | None) -> Changes:
+    def _read_all(self, walk: Iterable[tuple[str, Found]], progress: Progress | None) -> Changes:
         """A first scan of many files with nothing known: their heads read (by workers, for
-        many more) and restored column by column, as a warm start's rows are. Taken one by
-        one, they cost the publisher about 25 µs a file, on the cores the workers read with:
-        this took a cold start at 100,000 files from 7.0-8.5 s to 6.2-6.8 s. It leaves about
-        30 MB more resident (what the restore made at once, at its peak). `found` is emptied."""
-        files = [path for path, what in found.items() if not isinstance(what, str)]
-        rejected = {
-            path: Stored(0, None, None, None, None, what)
-            for path, what in found.items()
-            if isinstance(what, str)  # a folder that cannot be listed
-        }
-        unsigned = set(rejected)
-        found.clear()  # (100,000 items that would stay alive through the restore)
+        many more, which start while the walk goes on) and restored column by column, as a
+        warm start's rows are. Taken one by one, they cost the publisher about 25 µs a file,
+        on the cores the workers read with: this took a cold start at 100,000 files from
+        7.0-8.5 s to 6.2-6.8 s. It leaves about 30 MB more resident (what the restore made at
+        once, at its peak)."""
+        files: list[str] = []
+        rejected: dict[str, Stored] = {}
+
+        def files_found() -> Iterator[str]:
+            for path, what in walk:
+                if isinstance(what, str):  # a folder that cannot be listed
+                    rejected[path] = Stored(0, None, None, None, None, what)
+                else:
+                    files.append(path)
+                    yield path
+
         columns: Heads = Heads([], [], [], [], [], [], [])
         done = 0
-        for heads in read_heads(self.root, files, self.settings):
+        for heads in read_heads(self.root, files_found(), self.settings):
             for column, more in zip(columns, heads, strict=True):
                 column.extend(more)  # type: ignore[attr-defined]  # (every field is a list)
             done += len(heads.paths) + len(heads.others)
             if progress is not None:
-                progress(done, len(files))
+                progress(done, len(files))  # (all found: see `read_heads`)
+        unsigned = set(rejected)
         for path, signature, reason in columns.others:
             if reason is None:
                 continue  # no candidate now (gone since the walk, say)

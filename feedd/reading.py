@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import logging
 import multiprocessing
-import multiprocessing.forkserver
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import NamedTuple, TypeVar
@@ -81,34 +81,58 @@ class Heads(NamedTuple):
     others: list[tuple[str, Signature | None, str | None]]
 
 
-def read_heads(root: str, paths: Sequence[str], settings: Settings) -> Iterator[Heads]:
-    """The heads of `paths` in batches, read in worker processes when there are many."""
+def read_heads(root: str, paths: Iterable[str], settings: Settings) -> Iterator[Heads]:
+    """The heads of `paths` in batches, read in worker processes when there are many. `paths`
+    may come from a walk still under way: the workers read the first batches while it finds
+    the rest."""
     return _in_chunks(_heads_in_columns, root, paths, settings)
 
 
 def _in_chunks(
     read: Callable[[str, Sequence[str], Settings], _Chunk],
     root: str,
-    paths: Sequence[str],
+    paths: Iterable[str],
     settings: Settings,
 ) -> Iterator[_Chunk]:
     """`read` applied to `paths` a chunk at a time, in order: by one worker process per core
-    for many paths (the text would cost more to send than to read again), here for a few."""
-    chunks = [paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
-    if len(paths) < PARALLEL_FROM or (workers := os.cpu_count() or 1) < 2:
-        for chunk in chunks:
+    for many paths (the text would cost more to send than to read again), here for a few.
+
+    Each chunk goes to the workers as soon as it is whole, so they start while `paths` is
+    still being produced; the results come once it is exhausted. Read here, `paths` is
+    exhausted first too, so a caller counting them knows the total before the first result."""
+    chunks = _batched(paths, _CHUNK)
+    ahead = list(itertools.islice(chunks, -(-PARALLEL_FROM // _CHUNK)))
+    if sum(map(len, ahead)) < PARALLEL_FROM or (workers := os.cpu_count() or 1) < 2:
+        for chunk in [*ahead, *chunks]:
             yield read(root, chunk, settings)
         return
+    pending = itertools.chain(ahead, chunks)
+    sent: list[list[str]] = []
+
+    def sending() -> Iterator[list[str]]:
+        for chunk in pending:
+            sent.append(chunk)
+            yield chunk
+
     done = 0
     try:
         with worker_pool(workers) as pool:
-            for result in pool.map(read, [root] * len(chunks), chunks, [settings] * len(chunks)):
+            for result in pool.map(
+                read, itertools.repeat(root), sending(), itertools.repeat(settings)
+            ):
                 yield result
                 done += 1
     except (BrokenProcessPool, OSError) as error:
         log.warning("worker processes failed (%s); reading the rest here", error or "killed")
-        for chunk in chunks[done:]:
+        for chunk in itertools.chain(sent[done:], pending):
             yield read(root, chunk, settings)
+
+
+def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    """`items` in lists of `size` (the last one shorter); `itertools.batched` from 3.12."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 @contextlib.contextmanager
@@ -117,19 +141,6 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     watcher), which a plain fork would copy half-done."""
     with ProcessPoolExecutor(workers, mp_context=_fork_server()) as pool:
         yield pool
-
-
-def start_fork_server() -> None:
-    """Start the fork server workers come from now, if it is not running and there will be
-    workers: its Python starts and imports this module (0.3 s) while the caller goes on,
-    walking the folder, say."""
-    if (os.cpu_count() or 1) < 2:
-        return
-    _fork_server()
-    try:
-        multiprocessing.forkserver.ensure_running()
-    except OSError as error:
-        log.debug("cannot start the fork server yet: %s", error)
 
 
 def _fork_server() -> multiprocessing.context.ForkServerContext:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from feedd import reading
 from feedd.article import Head
 from feedd.cache import ArticleCache, Stored, cache_path
 from feedd.config import Settings
 from feedd.library import Library
-from feedd.reading import read_many
+from feedd.reading import read_heads, read_many
 
 
 def article(title: str, day: str = "2021-01-02", source: str = "Wire") -> str:
@@ -461,6 +464,47 @@ def test_many_files_are_read_in_worker_processes_with_the_same_outcome(tmp_path:
         st = (tmp_path / path).stat()
         assert parallel[path][0] == (st.st_size, st.st_mtime_ns, st.st_ino)  # type: ignore[index]
     assert sum(isinstance(result, str) for _, result in parallel.values()) == 300  # type: ignore[misc]
+
+
+def test_workers_start_while_the_paths_come_and_killed_ones_leave_the_rest_read_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The paths of a first scan come from a walk under way: workers read the first chunks
+    while it goes on. Workers killed meanwhile break the pool; what they did not send back
+    is read here, and every head still comes once, in order, as reading here gives it."""
+    for i in range(3000):
+        (tmp_path / f"{i:04}.txt").write_text(article(f"Number {i}") if i % 7 else "")
+    paths = sorted(p.name for p in tmp_path.iterdir())
+    settings = Settings(seeds=tmp_path)
+    pools = []
+    real_pool = reading.worker_pool
+
+    @contextlib.contextmanager
+    def kept(workers: int) -> Iterator[object]:
+        with real_pool(workers) as pool:
+            pools.append(pool)
+            yield pool
+
+    monkeypatch.setattr(reading, "worker_pool", kept)
+
+    def walking() -> Iterator[str]:
+        for i, path in enumerate(paths):
+            if i == 2600:  # five chunks sent: their workers are running
+                assert pools and pools[0]._processes, "workers started before the walk ended"
+                for process in list(pools[0]._processes.values()):
+                    process.kill()
+            yield path
+
+    with caplog.at_level(logging.WARNING, logger="feedd.reading"):
+        survived = list(read_heads(str(tmp_path), walking(), settings))
+    assert "worker processes failed" in caplog.text
+    monkeypatch.setattr(reading, "PARALLEL_FROM", 10**9)
+    here = list(read_heads(str(tmp_path), iter(paths), settings))
+    assert survived == here
+    assert [sorted([*heads.paths, *(other[0] for other in heads.others)]) for heads in here] == [
+        paths[i : i + 500] for i in range(0, 3000, 500)
+    ]
+    assert sum(len(heads.others) for heads in here) == 429  # the empty files
 
 
 def test_worker_processes_treat_links_and_special_files_as_a_single_read_does(
