@@ -11,14 +11,14 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from feedd import channel, publishing
+from feedd import channel
 from feedd.config import Settings, SettingsError
-from feedd.listener import Listener
-from feedd.server import Published, create_app
 from feedd.systemd import Notifier
+
+if TYPE_CHECKING:
+    from feedd.server import Published
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
     """Serve until SIGTERM or SIGINT; SIGHUP re-reads the settings and rescans.
 
     Two processes: this one serves, and a child forked here publishes (see `channel.py` for
-    why). Forked before anything runs, so it starts with no thread and no event loop."""
+    why). Forked before anything runs, so it starts with no thread and no event loop; and
+    before either loads what only it runs (aiohttp's server here, the watcher there), so the
+    publishing process starts reading the folder while this one is still loading."""
     if not settings.seeds.is_dir():
         log.error("%s: not a folder", settings.seeds)
         return 2
@@ -56,7 +58,9 @@ def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
         ours.close()
         code = 1
         try:
-            code = publishing.run(theirs)
+            from feedd import publishing
+
+            code = publishing.run(theirs, settings)
         except BaseException:
             log.exception("the publishing process failed")
         finally:
@@ -88,6 +92,11 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 async def _serve(
     settings: Settings, reload_settings: Callable[[], Settings], ours: socket.socket
 ) -> int:
+    from aiohttp import web
+
+    from feedd.listener import Listener
+    from feedd.server import Published, create_app
+
     loop = asyncio.get_running_loop()
     notifier = Notifier(os.environ)
     reader, writer = await asyncio.open_unix_connection(sock=ours, limit=channel.READ_LIMIT)

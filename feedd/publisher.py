@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from feedd.config import Settings
@@ -64,6 +65,33 @@ class _Stop:
 _Request = _Paths | _Rescan | _Reload | _Stop
 
 
+class FirstScan:
+    """A publisher's first scan, started before the publisher: a publishing process learns
+    its port only once the server listens, and a scan needs none. The server loads aiohttp
+    and binds meanwhile (0.4 s: a quarter of a warm restart at 100,000 files)."""
+
+    def __init__(self, settings: Settings, *, checked_later: bool) -> None:
+        self.settings = settings
+        self._checked_later = checked_later
+        self._done: Future[tuple[Library, Changes | None]] = Future()
+        threading.Thread(target=self._scan, name="feedd-first-scan", daemon=True).start()
+
+    def result(self) -> tuple[Library, Changes | None]:
+        """The library and what its scan changed (None if it failed: a bug, logged); waits."""
+        return self._done.result()
+
+    def _scan(self) -> None:
+        started = time.monotonic()
+        library = _opened(self.settings)
+        try:
+            changes = library.scan(checked_later=self._checked_later)
+        except Exception:
+            log.exception("the first scan failed; the publisher scans again")
+            changes = None
+        log.debug("first scan: read in %.1f ms", (time.monotonic() - started) * 1e3)
+        self._done.set_result((library, changes))
+
+
 @dataclass
 class Publisher:
     """Call `start()`, then feed it; `on_update` is called from the publisher thread, and so is
@@ -78,6 +106,7 @@ class Publisher:
     on_update: Callable[[Update], None]
     on_early: Callable[[Site], None] | None = None
     rescanned_soon: bool = False
+    first_scan: FirstScan | None = None  # made with these settings, or another port
     _queue: queue.SimpleQueue[_Request] = field(default_factory=queue.SimpleQueue)
     _thread: threading.Thread | None = None
 
@@ -101,11 +130,14 @@ class Publisher:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        try:
-            library = open_library(self.settings, os.environ)
-        except Exception:
-            log.exception("cannot open the article cache; going on without it")
-            library = Library(self.settings)
+        scanned = None
+        first_scan = self.first_scan
+        if first_scan is not None and self.settings == dataclasses.replace(
+            first_scan.settings, port=self.settings.port
+        ):
+            library, scanned = first_scan.result()
+        else:
+            library = _opened(self.settings)
         renderer = Renderer(self.settings)
         current: Site | None = None
         next_rescan = self._next_rescan()
@@ -125,11 +157,14 @@ class Publisher:
                 rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
                 started = time.monotonic()
                 paths = _union(batch)
-                changes = Changes.merged(
-                    library.scan(checked_later=first and self.rescanned_soon) if rescan else None,
-                    library.apply(paths) if paths else None,
-                )
-                first = False
+                if rescan and scanned is not None and not reloads:
+                    scan: Changes | None = scanned
+                elif rescan:
+                    scan = library.scan(checked_later=first and self.rescanned_soon)
+                else:
+                    scan = None
+                changes = Changes.merged(scan, library.apply(paths) if paths else None)
+                first, scanned = False, None
                 if rescan:
                     next_rescan = self._next_rescan()
                 if current is not None and not changes:
@@ -187,6 +222,14 @@ class Publisher:
     def _next_rescan(self) -> float | None:
         interval = self.settings.rescan_interval
         return time.monotonic() + interval if interval > 0 else None
+
+
+def _opened(settings: Settings) -> Library:
+    try:
+        return open_library(settings, os.environ)
+    except Exception:
+        log.exception("cannot open the article cache; going on without it")
+        return Library(settings)
 
 
 def _log(changes: Changes, library: Library, rescanned: bool) -> None:

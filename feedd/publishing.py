@@ -16,7 +16,7 @@ from feedd.candidates import Candidates
 from feedd.config import Settings
 from feedd.mirror import Mirror
 from feedd.ondemand import UNAVAILABLE, Documents, Found
-from feedd.publisher import Publisher, Update
+from feedd.publisher import FirstScan, Publisher, Update
 from feedd.site import Resource, Site
 from feedd.watch import FolderWatcher
 from feedd.websub import HubNotifier, changed_feeds
@@ -31,19 +31,21 @@ NICE = 10
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def run(ours: socket.socket) -> int:
-    """The process's body, in the child forked by the server. Signals are the server's to
-    act on (systemd and a terminal signal both processes): it says stop over the channel."""
+def run(ours: socket.socket, settings: Settings) -> int:
+    """The process's body, in the child forked by the server with its `settings`. Signals are
+    the server's to act on (systemd and a terminal signal both processes): it says stop over
+    the channel. The first scan starts at once (see `FirstScan`)."""
     for signum in _SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
     try:
-        os.nice(NICE)
+        os.nice(NICE)  # (before any thread: a thread keeps the priority it was made with)
     except OSError as error:
         log.warning("publishing at the server's priority: %s", error)
-    return asyncio.run(_publish(ours))
+    first_scan = FirstScan(settings, checked_later=True)  # (the watcher's setup rescans)
+    return asyncio.run(_publish(ours, first_scan))
 
 
-async def _publish(ours: socket.socket) -> int:
+async def _publish(ours: socket.socket, first_scan: FirstScan) -> int:
     loop = asyncio.get_running_loop()
     for signum in _SIGNALS:  # handled, not ignored: the workers it forks take them by default
         loop.add_signal_handler(signum, lambda: None)
@@ -137,6 +139,7 @@ async def _publish(ours: socket.socket) -> int:
         lambda update: loop.call_soon_threadsafe(swap, update),
         lambda site: loop.call_soon_threadsafe(serve_early, site),
         rescanned_soon=True,  # by the watcher, once the first site is out
+        first_scan=first_scan,
     )
     # Started once the first site is out (in `swap`): watchfiles' inotify watches report
     # every open of a file, and the first scan opens them all.
