@@ -14,13 +14,10 @@ import re
 import stat
 from collections.abc import Iterable, Iterator
 
-from feedd.reading import Signature, inside
+from feedd.reading import UNSIGNED, Signature, inside
 
 log = logging.getLogger(__name__)
 
-# What an unsigned walk gives a file: no signature equals it, so the file is read (and the
-# reader's `fstat` signs it).
-UNSIGNED: Signature = (-1, -1, -1)
 # What the walk found at a path: a candidate file's signature, or why a folder cannot be listed.
 Found = Signature | str
 

@@ -32,10 +32,11 @@ import immutables
 from feedd import urls
 from feedd.article import Article, ArticleError, Head
 from feedd.cache import ArticleCache, Rows, Stored, cache_path
-from feedd.candidates import UNSIGNED, Candidates, Found, Signature, walk_everything
+from feedd.candidates import Candidates, Found, Signature, walk_everything
 from feedd.config import Settings
 from feedd.reading import (
     PARALLEL_FROM,
+    UNSIGNED,
     Heads,
     NotACandidate,
     Outcome,
@@ -609,8 +610,10 @@ class Library:
             signature = read if read is not None else pending[path]
             version = hash(signature)
             unsaved.add(path)
-            if isinstance(result, str) and transient(result):
-                signatures.pop(path, None)  # not signed: the next rescan tries again
+            if read == UNSIGNED or (isinstance(result, str) and transient(result)):
+                # Not signed: the next rescan reads it again (it changed while read, or the
+                # reason may go away by itself).
+                signatures.pop(path, None)
             elif result is not None and signature is not None and signature != UNSIGNED:
                 # (UNSIGNED: refused unread, as too large; looked at again at the next rescan)
                 signatures[path] = version

@@ -38,6 +38,9 @@ def transient(reason: str) -> bool:
 
 # A file's size, mtime (ns) and inode: what says it changed.
 Signature = tuple[int, int, int]
+# What an unsigned walk gives a file, and a read that did not see what its `fstat` said: no
+# signature equals it, so the file is read again (and that read's `fstat` signs it).
+UNSIGNED: Signature = (-1, -1, -1)
 
 # An article's head as a worker sends it back: its dates as UTC timestamps, its source and its
 # warnings as JSON. Plain floats and strings pickle several times faster than datetimes with a
@@ -188,7 +191,10 @@ def _read(
     signature = None
     try:
         raw, st = _read_bytes(root, path, settings.max_article_bytes, folders)
-        signature = (st.st_size, st.st_mtime_ns, st.st_ino)
+        # A writer's `open("w")` can empty the file between the `fstat` and the read, and
+        # write the same bytes in the same tick of the file system's clock after it: what
+        # was read (nothing) would be signed as the file that came back.
+        signature = (st.st_size, st.st_mtime_ns, st.st_ino) if len(raw) == st.st_size else UNSIGNED
         _check_name(path)
         if not head_only:
             return signature, parse(path, raw, mtime=st.st_mtime, tz=settings.tz)

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feedd import reading
 from feedd.candidates import Candidates
 from feedd.config import load_settings
 from feedd.library import Key, Library, display_path
@@ -589,3 +590,37 @@ def test_last_updated_is_the_newest_change_through_edits_and_deletions(
             lib.apply({name})
             newest = max((e.updated for e in lib.entries.values()), default=None)
             assert lib.last_updated() == newest
+
+
+@pytest.mark.parametrize("count", [1, 2100], ids=["one-by-one", "in-bulk"])
+def test_a_file_emptied_while_read_is_read_again_though_it_looks_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    """A writer's `open("w")` can empty a file between a read's `fstat` and its read, and
+    write the same bytes back within the same tick of the file system's clock: same size,
+    mtime and inode. What was read (nothing) must not be signed as that file, or no rescan
+    (nor a restart, from the cache) would read it again."""
+    for i in range(count - 1):
+        write(tmp_path, f"many/{i}.txt", article(f"Number {i}"))
+    target = write(tmp_path, "x.txt", article("Alpha"))
+    st = target.stat()
+    real = reading._read_to_end
+    emptied = []
+
+    def emptied_meanwhile(fd: int, size: int, limit: int) -> bytes:
+        if os.fstat(fd).st_ino == st.st_ino and not emptied:
+            emptied.append(True)
+            target.write_bytes(b"")
+        return real(fd, size, limit)
+
+    monkeypatch.setattr(reading, "_read_to_end", emptied_meanwhile)
+    monkeypatch.setattr(reading, "PARALLEL_FROM", 10**9)  # no workers: they run unpatched
+    scanned = library(tmp_path)
+    scanned.scan()
+    assert scanned.rejected == {"x.txt": "empty file"}
+    target.write_text(article("Alpha"))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    now = target.stat()
+    assert (now.st_size, now.st_mtime_ns, now.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    scanned.scan()
+    assert "x.txt" in scanned.entries and not scanned.rejected
