@@ -274,8 +274,22 @@ class Checker:
         assert len({entry_id for entry_id, _, _ in entries}) == len(entries), "ids must differ"
         for entry_id, _, page in entries:
             assert self.ids.setdefault(page, entry_id) == entry_id, f"the id of {page} changed"
-            response = self.daemon.get(page)
-            assert response.status == 200, f"{page}: {response.status} {response.body[:200]!r}"
+            self._served(page)
+
+    def _served(self, page: str) -> None:
+        """Wait for `page` to be served. The feeds can match the folder while an event is
+        still pending: a file written again with the same bytes, read while truncated ("empty
+        file"), is rejected until its next read, and its page with it."""
+        last = []
+
+        def ok() -> bool:
+            last[:] = [self.daemon.get(page)]
+            return last[0].status == 200
+
+        try:
+            wait_for(ok, self.timeout, f"{page} to be served")
+        except AssertionError:
+            raise AssertionError(f"{page}: {last[0].status} {last[0].body[:200]!r}") from None
 
 
 # What the runs did, printed at the end of the test (`-s` shows it): steps per operation, and
