@@ -118,6 +118,59 @@ class Entry(NamedTuple):
         return self.published, self.updated, self.path
 
 
+class _Entries:
+    """Entries made from columns of article rows, a batch at a time: a cold scan makes each
+    chunk's while the workers read the next ones (the publisher is idle then), rather than
+    all 100,000 once they are done. `Library._restore_all` puts them in the library."""
+
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+        self._pages: immutables.MapMutation[str, Entry] = immutables.Map().mutate()
+        # Each batch's keys sorted with their sources, so each source's keys are listed in
+        # order too (the keys are unique: sources are never compared); one sort of the
+        # sorted runs then merges them.
+        self._keyed: list[tuple[Key, str | None]] = []
+        self._runs = 0
+        self._instants: dict[float, datetime] = {}
+
+    def add(
+        self,
+        paths: Sequence[str],
+        published: Sequence[float],
+        updated: Sequence[float],
+        sources: Sequence[str | None],
+        versions: Sequence[int],
+    ) -> None:
+        pages = urls.article_paths(paths)
+        instants = self._instants
+        for at in set(published).difference(instants):
+            instants[at] = datetime.fromtimestamp(at, UTC)
+        published_at = list(map(instants.__getitem__, published))
+        updated_at = list(map(_from_timestamp, updated))
+        shared = list(map(_shared, sources))
+        entries = list(
+            map(
+                Entry._make,
+                zip(paths, pages, published_at, updated_at, shared, versions, strict=True),
+            )
+        )
+        self.entries.extend(entries)
+        self._pages.update(zip(pages, entries, strict=True))
+        keys = zip(published_at, updated_at, paths, strict=True)
+        self._keyed.extend(sorted(zip(keys, shared, strict=True)))
+        self._runs += 1
+
+    def pages(self) -> immutables.Map[str, Entry]:
+        """The entries by page: fewer than the entries if two would share a page."""
+        return self._pages.finish()
+
+    def keyed(self) -> list[tuple[Key, str | None]]:
+        """Every key with its source, sorted."""
+        if self._runs > 1:
+            self._keyed.sort()
+        return self._keyed
+
+
 class Library:
     """Mutable, owned by one writer (the build or the publisher thread).
 
@@ -305,10 +358,12 @@ class Library:
                     yield path
 
         columns: Heads = Heads([], [], [], [], [], [], [])
+        made = _Entries()
         done = 0
         for heads in read_heads(self.root, files_found(), self.settings):
             for column, more in zip(columns, heads, strict=True):
                 column.extend(more)  # type: ignore[attr-defined]  # (every field is a list)
+            made.add(heads.paths, heads.published, heads.updated, heads.sources, heads.versions)
             done += len(heads.paths) + len(heads.others)
             if progress is not None:
                 progress(done, len(files))  # (all found: see `read_heads`)
@@ -330,7 +385,7 @@ class Library:
             warnings=columns.warnings,
             rejected=rejected,
         )
-        changes = self._restore_all(rows)
+        changes = self._restore_all(rows, made)
         for path in unsigned:
             self._signatures.pop(path, None)
         self._unsaved.update(files)
@@ -376,36 +431,27 @@ class Library:
             checked.relisted,
         )
 
-    def _restore_all(self, rows: Rows) -> Changes:
+    def _restore_all(self, rows: Rows, made: _Entries | None = None) -> Changes:
         """Every cached row made an entry (or a rejection), as if each file were unchanged.
 
         The articles column by column, in loops that run in C where they can: made one by
-        one (`_restore`), 100,000 rows took 1.1 s; now 0.3-0.7 s. Rejections go through
-        `_restore`, and so does every row if two articles would share a page (rows no scan
-        writes: a cache edited, or left by another version)."""
+        one (`_restore`), 100,000 rows took 1.1 s; now 0.3-0.7 s. `made`: the entries of
+        `rows`' articles, made already (a cold scan makes them while its workers read).
+        Rejections go through `_restore`, and so does every row if two articles would share
+        a page (rows no scan writes: a cache edited, or left by another version)."""
         assert not (self.entries or self.rejected), "restored into an empty library only"
+        if made is None:
+            made = _Entries()
+            made.add(rows.paths, rows.published, rows.updated, rows.sources, rows.versions)
         paths = rows.paths
-        pages = urls.article_paths(paths)
-        instants = {at: datetime.fromtimestamp(at, UTC) for at in set(rows.published)}
-        published = list(map(instants.__getitem__, rows.published))
-        updated = list(map(_from_timestamp, rows.updated))
-        sources = list(map(_shared, rows.sources))
-        entries = list(
-            map(
-                Entry._make,
-                zip(paths, pages, published, updated, sources, rows.versions, strict=True),
-            )
-        )
-        self.pages = immutables.Map(zip(pages, entries, strict=True))
-        if len(self.pages) < len(pages):
+        self.pages = made.pages()
+        if len(self.pages) < len(paths):
             self.pages = immutables.Map()
             return self._restore_each(rows.stored())
-        # Sorted here with their sources, so each source's keys are listed in order too (the
-        # keys are unique: sources are never compared).
-        keyed = sorted(zip(zip(published, updated, paths, strict=True), sources, strict=True))
+        keyed = made.keyed()
         with self._in_bulk(True, in_order=True):
             self._under = None  # made when first needed (see `__init__`)
-            self.entries.update(zip(paths, entries, strict=True))
+            self.entries.update(zip(paths, made.entries, strict=True))
             self._signatures.update(zip(paths, rows.versions, strict=True))
             self._order.extend(key for key, _ in keyed)
             by_source = self._by_source
