@@ -1,6 +1,6 @@
 """Cold start, warm restart and memory of `feedd serve` on a large folder.
 
-    python tests/bench/bench_startup.py [--articles 100000]
+    python tests/bench/bench_startup.py [--articles 100000] [--rounds 3]
 
 Baseline, measured in the same run on the same files: one Python process that only reads every
 file and splits it into lines (the floor any parser sits on). Cold start is `feedd serve` with
@@ -11,6 +11,10 @@ and after the feeds and 1,000 article pages have been served: the proportional s
 a page shared by several processes counted once, in shares) of its whole process tree (the
 server, its publishing process and the workers' fork server), and the resident sets of the
 server and of the processes under it.
+
+In rounds of floor, cold start and warm restart, one after the other: each start is set
+against the floor of its own round, and the median ratio is the figure (the floor alone moved
+by a third between runs of one hour).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import http.client
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -124,6 +129,14 @@ def field_kb(path: str, name: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of floor, cold start and warm restart, one after the other (default 3): "
+        "the floor alone moved by a third between runs, so each start is set against the "
+        "floor of its own round, and the median ratio is the figure",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="feedd-bench-"))
     state = Path(tempfile.mkdtemp(prefix="feedd-bench-state-"))
@@ -132,21 +145,33 @@ def main() -> None:
         print(f"writing {args.articles} articles of about 1.8 KB ...", file=sys.stderr)
         populate(folder, args.articles)
         floor_seconds(folder)  # once to warm the page cache, as the daemon will find it
-        floor = floor_seconds(folder)
-        cold, _, cold_memory, _ = serve_until_published(folder, args.articles, env)
-        warm, checked, warm_memory, served = serve_until_published(folder, args.articles, env)
-        print(f"{'what':<44} {'seconds':>8} {'x floor':>8}")
-        print(f"{'floor: read + split every file, 1 process':<44} {floor:>8.2f} {1.0:>8.2f}")
-        print(
-            f"{'cold start (empty cache) to all published':<44} {cold:>8.2f} {cold / floor:>8.2f}"
-        )
-        print(f"{'warm restart (nothing changed)':<44} {warm:>8.2f} {warm / floor:>8.2f}")
-        print(
-            f"{'  ... and checked against the folder':<44} {checked:>8.2f} {checked / floor:>8.2f}"
-        )
+        rows: dict[str, list[float]] = {"floor": [], "cold": [], "warm": [], "checked": []}
+        for _ in range(args.rounds):
+            shutil.rmtree(state)  # a cold start: no cache
+            state.mkdir()
+            rows["floor"].append(floor_seconds(folder))
+            cold, _, cold_memory, _ = serve_until_published(folder, args.articles, env)
+            warm, checked, warm_memory, served = serve_until_published(folder, args.articles, env)
+            rows["cold"].append(cold)
+            rows["warm"].append(warm)
+            rows["checked"].append(checked)
+        labels = {
+            "floor": "floor: read + split every file, 1 process",
+            "cold": "cold start (empty cache) to all published",
+            "warm": "warm restart (nothing changed)",
+            "checked": "  ... and checked against the folder",
+        }
+        print(f"{'what':<44} {'seconds (x its round floor), by round':<40} {'median x':>8}")
+        for key, label in labels.items():
+            ratios = [s / f for s, f in zip(rows[key], rows["floor"], strict=True)]
+            cells = "  ".join(
+                f"{s:5.2f} ({r:4.2f})" for s, r in zip(rows[key], ratios, strict=True)
+            )
+            print(f"{label:<44} {cells:<40} {statistics.median(ratios):>8.2f}")
         print(f"memory (PSS of every process) after a cold start: {cold_memory}")
         print(f"memory after a warm one:                         {warm_memory}")
         print(f"memory after serving 1,000 pages:                {served}")
+        print("(memory: the last round's)")
     finally:
         shutil.rmtree(folder)
         shutil.rmtree(state)
