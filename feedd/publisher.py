@@ -68,7 +68,8 @@ _Request = _Paths | _Rescan | _Reload | _Stop
 class FirstScan:
     """A publisher's first scan, started before the publisher: a publishing process learns
     its port only once the server listens, and a scan needs none. The server loads aiohttp
-    and binds meanwhile (0.4 s: a quarter of a warm restart at 100,000 files)."""
+    and binds meanwhile (0.4 s: a warm restart at 100,000 files took 1.34-1.41 s waiting for
+    it, 1.12-1.13 s now)."""
 
     def __init__(self, settings: Settings, *, checked_later: bool) -> None:
         self.settings = settings
