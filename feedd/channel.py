@@ -28,6 +28,7 @@ _LENGTH = struct.Struct("<I")
 # A site's documents are at most a few megabytes: a reader's buffer of this size takes one in
 # a few reads.
 READ_LIMIT = 1 << 22
+ALIVE_SECONDS = 1.0
 
 
 # --- from the server ---------------------------------------------------------------------------
@@ -55,6 +56,19 @@ class Stop:
 
 
 # --- from the publishing process ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Alive:
+    """Sent every `ALIVE_SECONDS` while the publishing process's loop runs and its publisher
+    thread lives: the server stops the watchdog's pings and `/healthz` says "stalled" when
+    these stop coming."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reloaded:
+    """The settings of the last `Configure` are in effect: the site sent before this was
+    made with them (or the update that would have made it failed, and was logged)."""
 
 
 @dataclass(frozen=True, slots=True)

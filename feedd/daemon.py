@@ -22,10 +22,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_SHUTDOWN_SECONDS = 10
-# Long enough for the publishing process to save a cache of 100,000 articles, short enough
-# for the unit's TimeoutStopSec.
-_PUBLISHING_STOP_SECONDS = 15
+# A stop must fit well inside the unit's TimeoutStopSec=20, whatever state the publishing
+# process is in: requests in flight get this long to finish...
+_SHUTDOWN_SECONDS = 3
+# ...and the publishing process this long from the stop to save its cache and end, after
+# which it is killed.
+_PUBLISHING_STOP_SECONDS = 10
+# The publishing process is stalled when nothing came from it for this long (it says it is
+# alive every `channel.ALIVE_SECONDS`); with a watchdog, at most half its interval.
+_STALLED_SECONDS = 10.0
 # Settings the listening socket, the connection handler or the mirror took at startup.
 _FIXED_UNTIL_RESTART = (
     "host",
@@ -101,7 +106,8 @@ async def _serve(
     notifier = Notifier(os.environ)
     reader, writer = await asyncio.open_unix_connection(sock=ours, limit=channel.READ_LIMIT)
     documents = channel.RemoteDocuments(writer)
-    published = Published(settings, documents=documents)
+    heard = _Heard(notifier.watchdog_seconds)
+    published = Published(settings, documents=documents, stalled=heard.stalled)
     runner = web.AppRunner(
         create_app(published),
         handle_signals=False,
@@ -119,7 +125,7 @@ async def _serve(
             published.settings = settings
         log.info("listening on http://%s:%d/ (watching %s)", host, port, settings.seeds)
         channel.send(writer, channel.Configure(settings))
-        following = asyncio.create_task(_follow(reader, published, documents, notifier))
+        following = asyncio.create_task(_follow(reader, published, documents, notifier, heard))
 
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -127,17 +133,17 @@ async def _serve(
 
         def reload() -> None:
             notifier.reloading()
-            try:
-                new = _reloaded(published.settings, reload_settings)
-                if new is not None:
-                    published.settings = new
-                    documents.forget()
-                    channel.send(writer, channel.Configure(new))
-            finally:
+            new = _reloaded(published.settings, reload_settings)
+            if new is None:
                 notifier.notify("READY=1")  # or systemd would wait on "reloading" for ever
+                return
+            published.settings = new
+            documents.forget()
+            heard.reloads += 1  # READY=1 once the publishing process says they are in effect
+            channel.send(writer, channel.Configure(new))
 
         loop.add_signal_handler(signal.SIGHUP, reload)
-        watchdog = asyncio.create_task(notifier.watchdog())
+        watchdog = asyncio.create_task(notifier.watchdog(lambda: not heard.stalled()))
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait((following, stopping), return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -152,16 +158,35 @@ async def _serve(
         await asyncio.gather(watchdog, stopping, return_exceptions=True)
     finally:
         # The publishing process saves its cache, then closes the channel; meanwhile the
-        # server finishes the requests in flight.
+        # server finishes the requests in flight. `_reap` kills it if it overruns.
+        deadline = loop.time() + _PUBLISHING_STOP_SECONDS
         channel.send(writer, channel.Stop())
         await runner.cleanup()
         if following is not None:
             try:
-                await asyncio.wait_for(following, _PUBLISHING_STOP_SECONDS)
+                await asyncio.wait_for(following, max(0.0, deadline - loop.time()))
             except TimeoutError:
                 log.warning("the publishing process did not stop in time")
         writer.close()
     return code
+
+
+class _Heard:
+    """When the publishing process was last heard from, and the reloads it has not confirmed."""
+
+    def __init__(self, watchdog_seconds: float | None) -> None:
+        self.at = time.monotonic()
+        self.reloads = 0
+        # With a watchdog, stalled soon enough that systemd restarts the service within
+        # WatchdogSec of the stall (the pings come every half of it).
+        # Never within a few of its beats, though: a busy machine may delay one.
+        after = (
+            min(_STALLED_SECONDS, watchdog_seconds / 2) if watchdog_seconds else _STALLED_SECONDS
+        )
+        self._after = max(after, 3 * channel.ALIVE_SECONDS)
+
+    def stalled(self) -> bool:
+        return time.monotonic() - self.at > self._after
 
 
 async def _follow(
@@ -169,13 +194,22 @@ async def _follow(
     published: Published,
     documents: channel.RemoteDocuments,
     notifier: Notifier,
+    heard: _Heard,
 ) -> None:
     """Take in what the publishing process sends until it closes the channel: answers to
     asks, and new sites, each swapped in whole (the one place a new site goes live)."""
     ready = False
     while (message := await channel.receive(reader)) is not None:
+        heard.at = time.monotonic()
         if isinstance(message, channel.Answer):
             documents.answered(message)
+            continue
+        if isinstance(message, channel.Alive):
+            continue
+        if isinstance(message, channel.Reloaded):
+            heard.reloads = max(0, heard.reloads - 1)
+            if heard.reloads == 0 and published.site is not None:
+                notifier.ready(f"serving {published.site.articles} articles")
             continue
         assert isinstance(message, channel.NewSite)
         published.site = site = message.after(published.site)
@@ -197,15 +231,13 @@ async def _follow(
 
 
 def _reap(child: int) -> None:
-    """Wait for the publishing process to end (it does once the channel is closed)."""
-    deadline = time.monotonic() + _PUBLISHING_STOP_SECONDS
-    while os.waitpid(child, os.WNOHANG) == (0, 0):
-        if time.monotonic() > deadline:
-            log.warning("the publishing process is still running; killing it")
-            os.kill(child, signal.SIGKILL)
-            os.waitpid(child, 0)
-            return
-        time.sleep(0.01)
+    """End the publishing process: it has ended by itself once the channel is closed, unless
+    it is stuck (stopped, say), and then it is killed."""
+    if os.waitpid(child, os.WNOHANG) != (0, 0):
+        return
+    log.warning("the publishing process is still running; killing it")
+    os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
 
 
 def _reloaded(current: Settings, reload_settings: Callable[[], Settings]) -> Settings | None:

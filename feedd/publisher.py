@@ -108,6 +108,8 @@ class Publisher:
     on_early: Callable[[Site], None] | None = None
     rescanned_soon: bool = False
     first_scan: FirstScan | None = None  # made with these settings, or another port
+    # Called once a batch with a reload in it is done with, published or failed.
+    on_reloaded: Callable[[], None] | None = None
     _queue: queue.SimpleQueue[_Request] = field(default_factory=queue.SimpleQueue)
     _thread: threading.Thread | None = None
 
@@ -124,6 +126,9 @@ class Publisher:
 
     def reload(self, settings: Settings) -> None:
         self._queue.put(_Reload(settings))
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._queue.put(_Stop())
@@ -148,8 +153,8 @@ class Publisher:
             if any(isinstance(request, _Stop) for request in batch):
                 library.save(closing=True)
                 return
+            reloads = [request for request in batch if isinstance(request, _Reload)]
             try:
-                reloads = [request for request in batch if isinstance(request, _Reload)]
                 if reloads:
                     self.settings = reloads[-1].settings
                     library.save(closing=True)
@@ -205,6 +210,9 @@ class Publisher:
             except Exception:
                 # A bug must not stop publishing: the last good site stays served.
                 log.exception("update failed; still serving the previous site")
+            finally:
+                if reloads and self.on_reloaded is not None:
+                    self.on_reloaded()
 
     def _wait(self, next_rescan: float | None) -> list[_Request | None]:
         """Block until something is asked (None stands for a periodic rescan), then take

@@ -130,6 +130,10 @@ async def _publish(ours: socket.socket, first_scan: FirstScan) -> int:
                 watcher.start()
             tasks.add(loop.run_in_executor(None, old.stop))
 
+    def reloaded() -> None:
+        """From the publisher thread: the reload's update is done with."""
+        loop.call_soon_threadsafe(channel.send, writer, channel.Reloaded())
+
     tasks: set[asyncio.Future[None]] = set()
     hubs.start()
     if mirror is not None:
@@ -140,11 +144,20 @@ async def _publish(ours: socket.socket, first_scan: FirstScan) -> int:
         lambda site: loop.call_soon_threadsafe(serve_early, site),
         rescanned_soon=True,  # by the watcher, once the first site is out
         first_scan=first_scan,
+        on_reloaded=reloaded,
     )
     # Started once the first site is out (in `swap`): watchfiles' inotify watches report
     # every open of a file, and the first scan opens them all.
     watcher = _watcher(settings, publisher)
     publisher.start()
+
+    async def beat() -> None:
+        while publisher.alive():
+            channel.send(writer, channel.Alive())
+            await asyncio.sleep(channel.ALIVE_SECONDS)
+        log.error("the publisher thread ended")
+
+    heart = asyncio.create_task(beat())
     try:
         while (message := await channel.receive(reader)) is not None:
             if isinstance(message, channel.Find):
@@ -156,6 +169,7 @@ async def _publish(ours: socket.socket, first_scan: FirstScan) -> int:
             elif isinstance(message, channel.Stop):
                 break
     finally:
+        heart.cancel()
         await hubs.close()
         await asyncio.to_thread(watcher.stop)
         await asyncio.to_thread(publisher.stop)  # saves the cache

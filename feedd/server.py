@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -51,12 +52,14 @@ class Finder(Protocol):
 class Published:
     """What the server answers from, swapped by the daemon: `site` is None until the first
     scan is rendered; `settings` change on SIGHUP. `documents` builds what `site` does not
-    hold ready (none: a site rendered whole, as `feedd build` renders it)."""
+    hold ready (none: a site rendered whole, as `feedd build` renders it). `stalled` says
+    whether what publishes new sites has stopped answering (None: nothing to ask)."""
 
     settings: Settings
     site: Site | None = None
     documents: Finder | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    stalled: Callable[[], bool] | None = None
 
 
 PUBLISHED = web.AppKey("published", Published)
@@ -100,14 +103,17 @@ async def healthz(request: web.Request) -> web.Response:
         status = 503
     else:
         updated = site.updated.astimezone(UTC).isoformat() if site.updated else None
+        # Stalled: the site served is the last good one, but changes to the folder no longer
+        # reach it.
+        stalled = published.stalled is not None and published.stalled()
         body = {
-            "status": "ok",
+            "status": "stalled" if stalled else "ok",
             "articles": site.articles,
             "rejected": site.rejected,
             "updated": updated,
             "checked": site.checked,
         }
-        status = 200
+        status = 503 if stalled else 200
     return _count(published, _dynamic(json.dumps(body), "application/json", status))
 
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +45,20 @@ class Notifier:
     def stopping(self) -> None:
         self.notify("STOPPING=1")
 
-    async def watchdog(self) -> None:
-        """Ping at half the watchdog interval, from the event loop itself: if the loop is
-        stuck, the pings stop and systemd restarts the service."""
+    @property
+    def watchdog_seconds(self) -> float | None:
+        """`WatchdogSec=` when systemd expects pings from this process, else None."""
+        return self._watchdog_seconds if self._address else None
+
+    async def watchdog(self, healthy: Callable[[], bool] = lambda: True) -> None:
+        """Ping at half the watchdog interval while `healthy()`, from the event loop itself: if
+        the loop is stuck, or what it checks is, the pings stop and systemd restarts the
+        service."""
         if not self._address or self._watchdog_seconds is None:
             return
         while True:
-            self.notify("WATCHDOG=1")
+            if healthy():
+                self.notify("WATCHDOG=1")
             await asyncio.sleep(self._watchdog_seconds / 2)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -324,3 +325,114 @@ def test_files_watchfiles_loses_to_a_full_queue_are_published_all_the_same(
             os.kill(child, signal.SIGCONT)
         expected = {"Alpha", "Bravo", *(f"Late {i}" for i in range(21))}
         wait_for(lambda: daemon.titles() >= expected, timeout=10, what="every late file")
+
+
+class NotifySocket:
+    """A datagram socket standing in for systemd's `$NOTIFY_SOCKET`."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.address = str(tmp_path / "notify.sock")
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(self.address)
+
+    def next(self, timeout: float = 10.0) -> str | None:
+        """The next message, or None after `timeout` seconds without one."""
+        self._sock.settimeout(timeout)
+        try:
+            return self._sock.recv(4096).decode()
+        except TimeoutError:
+            return None
+
+    def until(self, prefix: str, timeout: float = 10.0) -> list[str]:
+        """Messages up to and including the first that starts with `prefix`."""
+        seen: list[str] = []
+        while not seen or not seen[-1].startswith(prefix):
+            message = self.next(timeout)
+            assert message is not None, f"no {prefix} after {seen}"
+            seen.append(message)
+        return seen
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_a_stuck_publishing_process_stops_the_watchdog_and_healthz_says_so(
+    seeds: Path, tmp_path: Path
+) -> None:
+    notify = NotifySocket(tmp_path)
+    env = {"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": "2000000"}
+    try:
+        with running_daemon(seeds, env=env) as daemon:
+            notify.until("READY=1")
+            (child,) = _children(daemon.process.pid)
+            os.kill(child, signal.SIGSTOP)
+            try:
+                wait_for(lambda: daemon.get("/healthz").status == 503, what="a stalled health")
+                assert daemon.health()["status"] == "stalled"
+                assert daemon.get("/feed.atom").status == 200, "the last good site is served"
+                while notify.next(timeout=0.01) is not None:
+                    pass  # sent before the stall was seen
+                # Pings come every second; none may come while the publishing process is stuck.
+                assert notify.next(timeout=3) is None
+            finally:
+                os.kill(child, signal.SIGCONT)
+            wait_for(lambda: daemon.health()["status"] == "ok", what="health back")
+            assert notify.until("WATCHDOG=1")
+            assert daemon.stop() == 0
+    finally:
+        notify.close()
+
+
+def test_a_stop_ends_in_time_with_its_publishing_process_stuck(seeds: Path) -> None:
+    # Within systemd's TimeoutStopSec=20, with room to spare, and exit status 0: a success.
+    with running_daemon(seeds) as daemon:
+        (child,) = _children(daemon.process.pid)
+        os.kill(child, signal.SIGSTOP)
+        try:
+            assert daemon.stop(timeout=15) == 0
+            assert _gone(child)
+            assert daemon.logged("did not stop in time")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)  # a stopped process holds the log pipe open
+
+
+def test_reloaded_is_said_once_the_new_settings_are_in_effect(seeds: Path, tmp_path: Path) -> None:
+    config = tmp_path / "feedd.toml"
+    config.write_text('title = "Before"\n')
+    notify = NotifySocket(tmp_path)
+    try:
+        with running_daemon(
+            seeds, "--config", str(config), env={"NOTIFY_SOCKET": notify.address}
+        ) as daemon:
+            notify.until("READY=1")
+            for title in ("After", "Again"):
+                config.write_text(f'title = "{title}"\n')
+                daemon.signal(signal.SIGHUP)
+                assert notify.until("RELOADING=1")[-1] == "RELOADING=1"
+                notify.until("READY=1")
+                assert daemon.feed().feed.title == title, "READY=1 came before the reload was done"
+            config.write_text("max_entries = -1\n")
+            daemon.signal(signal.SIGHUP)
+            notify.until("RELOADING=1")
+            notify.until("READY=1")  # a refused reload is done at once
+            assert daemon.feed().feed.title == "Again"
+            assert daemon.stop() == 0
+    finally:
+        notify.close()
+
+
+def test_a_missing_folder_is_a_configuration_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    missing = tmp_path / "nowhere"
+    result = subprocess.run(
+        [sys.executable, "-m", "feedd", "serve", "--seeds", str(missing), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    # deploy/feedd.service lists 2 in RestartPreventExitStatus=: no restart for ever.
+    assert result.returncode == 2
+    assert f"{missing}: not a folder" in result.stderr
