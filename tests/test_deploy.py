@@ -127,7 +127,11 @@ def test_unit_system_calls_and_sockets_leave_what_feedd_needs() -> None:
 
 def test_unit_paths_match_the_example_config() -> None:
     settings = load_settings(EXAMPLE, environ={})
-    assert str(settings.seeds) in service()["ReadOnlyPaths"]
+    # ProtectSystem=strict makes the articles folder read-only; a missing one is a
+    # configuration error (exit status 2), which must fail the unit rather than restart it.
+    assert service()["ProtectSystem"] == ["strict"]
+    assert not str(settings.seeds).startswith(("/home", "/root", "/tmp", "/var/tmp"))
+    assert "2" in " ".join(service()["RestartPreventExitStatus"]).split()
     # A loopback-only IP allow list is only right while feedd listens on loopback.
     if "any" in service().get("IPAddressDeny", []):
         assert ipaddress.ip_address(settings.host).is_loopback
