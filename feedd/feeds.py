@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-import feedgen.feed  # first: it imports lxml.etree, which feedgen.util uses without importing
+from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.ext.dc import DcEntryExtension, DcExtension
+from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feedd import __version__, urls
@@ -27,6 +28,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SUMMARY_CHARS = 600
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
+_DC_NS = "http://purl.org/dc/elements/1.1/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,38 +157,38 @@ def rss(articles: Sequence[Article], settings: Settings, head: FeedHead = MAIN_R
     return rss_document(items, last_updated(articles), settings, head)
 
 
-# Feeds are assembled from entries serialized one by one, so that an update re-renders only the
-# articles that changed. feedgen pretty-prints each entry the same way whatever surrounds it, so
-# the result is byte for byte what feedgen would write for the whole list (tests check this).
+# Feeds are assembled from entries serialized one by one (feedgen's `FeedEntry.atom_entry()`
+# and `rss_entry()`), so that an update re-renders only the articles that changed.
 
 
 def atom_entry(article: Article, settings: Settings) -> bytes:
-    """The `<entry>` of `article`, as feedgen serializes it inside a feed."""
-    return _atom_entry(_entry_generator(article, settings))
+    """The `<entry>` of `article`."""
+    return _xml(_feed_entry(article, settings).atom_entry())
 
 
 def rss_item(article: Article, settings: Settings) -> bytes:
-    """The `<item>` of `article`, as feedgen serializes it inside a channel."""
-    return _rss_item(_entry_generator(article, settings))
+    """The `<item>` of `article`."""
+    return _rss_xml(_feed_entry(article, settings).rss_entry())
 
 
 def entry_fragments(article: Article, settings: Settings) -> tuple[bytes, bytes]:
-    """`atom_entry` and `rss_item` from one generator: an entry does not depend on the feed
-    around it, and building a generator was half the cost of a new article's fragments."""
-    fg = _entry_generator(article, settings)
-    return _atom_entry(fg), _rss_item(fg)
+    """`atom_entry` and `rss_item` from one feedgen entry."""
+    entry = _feed_entry(article, settings)
+    return _xml(entry.atom_entry()), _rss_xml(entry.rss_entry())
 
 
-def _entry_generator(article: Article, settings: Settings) -> feedgen.feed.FeedGenerator:
-    return _generator([article], settings, MAIN_ATOM, article.updated)
+def _xml(element: etree._Element) -> bytes:
+    return etree.tostring(element, encoding="UTF-8", xml_declaration=False, pretty_print=True)
 
 
-def _atom_entry(fg: feedgen.feed.FeedGenerator) -> bytes:
-    return _between(fg.atom_str(pretty=True), b"  <entry>", b"  </entry>\n")
+# An item alone would name its namespaces `ns0`, `ns1`; readers that look for `content:encoded`
+# and `dc:creator` by name (not by namespace) would miss them.
+_RSS_PREFIXES = {"content": "http://purl.org/rss/1.0/modules/content/", "dc": _DC_NS}
 
 
-def _rss_item(fg: feedgen.feed.FeedGenerator) -> bytes:
-    return _between(fg.rss_str(pretty=True), b"    <item>", b"    </item>\n")
+def _rss_xml(item: etree._Element) -> bytes:
+    etree.cleanup_namespaces(item, top_nsmap=_RSS_PREFIXES)
+    return _xml(item)
 
 
 def atom_document(
@@ -206,37 +208,28 @@ def rss_document(
 # A few skeletons are asked for again and again while fitting a feed to max_feed_bytes.
 @functools.lru_cache(maxsize=32)
 def _atom_skeleton(settings: Settings, updated: datetime, head: FeedHead) -> tuple[bytes, bytes]:
-    skeleton = _generator([], settings, head, updated).atom_str(pretty=True)
+    skeleton = _generator(settings, head, updated).atom_str(pretty=True)
     start, end, tail = skeleton.rpartition(b"</feed>")
     return start, end + tail  # fh:archive, if any, ends the head: before the entries
 
 
 @functools.lru_cache(maxsize=32)
 def _rss_skeleton(settings: Settings, updated: datetime, head: FeedHead) -> tuple[bytes, bytes]:
-    skeleton = _rss_generator([], settings, head, updated).rss_str(pretty=True)
-    start, end, tail = skeleton.rpartition(b"  </channel>")
+    skeleton = _rss_generator(settings, head, updated).rss_str(pretty=True)
+    start, end, tail = skeleton.rpartition(b"</channel>")
     return start, end + tail
 
 
-def _between(document: bytes, start: bytes, end: bytes) -> bytes:
-    return document[document.index(start) : document.rindex(end) + len(end)]
-
-
-def _rss_generator(
-    articles: Sequence[Article], settings: Settings, head: FeedHead, updated: datetime
-) -> feedgen.feed.FeedGenerator:
-    fg = _generator(articles, settings, head, updated)
+def _rss_generator(settings: Settings, head: FeedHead, updated: datetime) -> FeedGenerator:
+    fg = _generator(settings, head, updated)
     # RSS readers take the channel description for HTML (Atom's subtitle is marked as text).
     fg.description(html.escape(settings.description, quote=False))
     return fg
 
 
-def _generator(
-    articles: Sequence[Article], settings: Settings, head: FeedHead, updated: datetime
-) -> feedgen.feed.FeedGenerator:
-    fg = feedgen.feed.FeedGenerator()
-    # register_extension, not load_extension: the latter searches the disk for a module that
-    # does not exist (feedgen.ext.dc_entry) every time, a third of the cost of a small feed.
+def _generator(settings: Settings, head: FeedHead, updated: datetime) -> FeedGenerator:
+    """A feed without entries: what a document says of itself."""
+    fg = FeedGenerator()
     fg.register_extension("dc", DcExtension, DcEntryExtension, atom=False, rss=True)
     if head.archive or head.links or head.hubs:
         fg.register_extension("history", _History, BaseEntryExtension)
@@ -253,25 +246,29 @@ def _generator(
     fg.language(settings.language)
     fg.generator("feedd", __version__)
     fg.updated(instant(updated))
-    for article in articles:
-        entry = fg.add_entry(order="append")
-        entry.id(article.id)
-        entry.title(article.title)
-        entry.link(
-            href=urls.absolute(settings, urls.article_path(article.path)),
-            rel="alternate",
-            type="text/html",
-        )
-        entry.published(instant(article.published))
-        entry.updated(instant(article.updated))
-        if article.author:
-            entry.author({"name": article.author})
-            entry.dc.dc_creator(article.author)
-        if article.source:
-            entry.category(term=article.source)
-        entry.summary(html.escape(summary_text(article), quote=False), type="html")
-        entry.content(content_html(article, settings), type="html")
     return fg
+
+
+def _feed_entry(article: Article, settings: Settings) -> FeedEntry:
+    entry = FeedEntry()
+    entry.register_extension("dc", DcEntryExtension, atom=False, rss=True)
+    entry.id(article.id)
+    entry.title(article.title)
+    entry.link(
+        href=urls.absolute(settings, urls.article_path(article.path)),
+        rel="alternate",
+        type="text/html",
+    )
+    entry.published(instant(article.published))
+    entry.updated(instant(article.updated))
+    if article.author:
+        entry.author({"name": article.author})
+        entry.dc.dc_creator(article.author)
+    if article.source:
+        entry.category(term=article.source)
+    entry.summary(html.escape(summary_text(article), quote=False), type="html")
+    entry.content(content_html(article, settings), type="html")
+    return entry
 
 
 def json_feed(articles: Sequence[Article], settings: Settings, head: FeedHead = MAIN_JSON) -> bytes:
