@@ -41,19 +41,26 @@ def test_the_fast_cut_agrees_with_relpath(batch: list[str]) -> None:
 
 
 def recording_watcher(root: Path, seen: set[str], on_rescan: Callable[[], None]) -> FolderWatcher:
-    """A watcher on `root` (a 4 ms step) that adds every path it hands on to `seen`."""
+    """A watcher on `root` (a 4 ms step) that adds every path it hands on to `seen`, and at a
+    rescan every path there is, as the publisher would find them."""
+
+    def rescan() -> None:
+        seen.update(str(path.relative_to(root)) for path in root.rglob("*"))
+        on_rescan()
+
     return FolderWatcher(
         str(root),
         4,
         on_paths=lambda paths, _: seen.update(paths),
-        on_rescan=on_rescan,
+        on_rescan=rescan,
         is_candidate=lambda path: True,
     )
 
 
 def test_folders_that_come_are_watched_under_their_names(tmp_path: Path) -> None:
     """Each folder is watched on its own: one renamed, or moved in with folders of its own, is
-    watched again where it is now, and what is written in it is reported under that name."""
+    watched again where it is now, and what is written in it is found under that name (as an
+    event, or by the rescan that follows new watches)."""
     root = tmp_path / "root"
     (root / "a").mkdir(parents=True)
     (tmp_path / "outside" / "tree" / "deep").mkdir(parents=True)
@@ -87,78 +94,6 @@ def test_a_watcher_may_be_stopped_before_it_starts_and_started_twice(tmp_path: P
         assert rescans.acquire(timeout=10)
     finally:
         watcher.stop()
-
-
-def test_what_a_ring_says_is_whole_is_looked_at_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """What each look at watchfiles waits, with a doorbell: a file closed is looked at without
-    waiting, then once more a moment later; a file still being written, a millisecond later
-    (its close rings again). The step is for bursts only, and half a second of quiet is none."""
-    steps: list[int] = []
-    real_notify = watch.RustNotify
-
-    class Recording:
-        def __init__(self, *args: object) -> None:
-            self._notify = real_notify(*args)
-
-        def watch(self, debounce_ms: int, step_ms: int, timeout_ms: int, stop: None) -> object:
-            steps.append(step_ms)
-            return self._notify.watch(debounce_ms, step_ms, timeout_ms, stop)
-
-        def close(self) -> None:
-            self._notify.close()
-
-    def paths(changes: set[tuple[int, str]]) -> set[str]:
-        return {path for _, path in changes}
-
-    monkeypatch.setattr(watch, "RustNotify", Recording)
-    with watch._Watches(str(tmp_path), polling=False) as watches:
-        if watches.bell is None:
-            pytest.skip("no inotify here")
-        assert watches.changes(40) == set()  # half a second of quiet, then a look
-        assert steps == [1]
-        (tmp_path / "a.txt").write_text("a")
-        assert str(tmp_path / "a.txt") in paths(watches.changes(40))
-        assert steps[1] == 0  # at once (then a millisecond later, had watchfiles nothing yet)
-        watches.changes(40)  # the second look (watchfiles may learn of a write a moment late)
-        del steps[:]
-        with (tmp_path / "b.txt").open("w") as file:
-            file.write("b")
-            file.flush()
-            assert paths(watches.changes(40)) == {str(tmp_path / "b.txt")}
-    assert steps == [1]
-
-
-def test_what_watchfiles_loses_the_bell_still_reports(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A look at watchfiles that ends without a change empties its set, and an event that came
-    in that instant with it: the batch still names what the bell heard."""
-    real_notify = watch.RustNotify
-
-    class Forgetful:
-        def __init__(self, *args: object) -> None:
-            self._notify = real_notify(*args)
-
-        def watch(self, debounce_ms: int, step_ms: int, timeout_ms: int, stop: None) -> object:
-            self._notify.watch(debounce_ms, step_ms, timeout_ms, stop)
-            return "timeout"  # as if it had emptied its set a moment before the change came
-
-        def close(self) -> None:
-            self._notify.close()
-
-    monkeypatch.setattr(watch, "RustNotify", Forgetful)
-    with watch._Watches(str(tmp_path), polling=False) as watches:
-        if watches.bell is None:
-            pytest.skip("no inotify here")
-        (tmp_path / "a.txt").write_text("a")
-        assert str(tmp_path / "a.txt") in {path for _, path in watches.changes(40)}
-        assert watches.changes(40) == set()  # the second look: watchfiles "lost" it too
-        with (tmp_path / "b.txt").open("w") as file:
-            file.write("b")
-            file.flush()
-            assert str(tmp_path / "b.txt") in {path for _, path in watches.changes(40)}
 
 
 def test_a_folder_moved_while_its_watches_are_set_up_is_watched_when_back(
