@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import os
-import pickle
 import sqlite3
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple
 
 from feedd.article import PARSER_VERSION, Head
 from feedd.config import Settings
@@ -105,7 +103,6 @@ def cache_path(settings: Settings, environ: Mapping[str, str]) -> Path | None:
 class ArticleCache:
     def __init__(self, path: Path, settings: Settings) -> None:
         self.path = path
-        self._packed = False  # whether the rows are packed too, as far as this process knows
         # Anything that would make the same bytes parse or date differently, or the same
         # signature hash to another version.
         self._fingerprint = json.dumps(
@@ -130,11 +127,7 @@ class ArticleCache:
                 meta = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
                 if meta is None or meta[0] != self._fingerprint:
                     return Rows()
-                packed = db.execute("SELECT value FROM packed").fetchone()
-                rows = _unpack(packed[0]) if packed is not None else None
-                self._packed = rows is not None
-                if rows is None:
-                    rows = _rows(_select(db))
+                rows = _rows(_select(db))
         except sqlite3.Error as error:
             if _corrupt(error):
                 log.warning("cache %s unreadable (%s); rebuilding it", self.path, error)
@@ -144,17 +137,11 @@ class ArticleCache:
             return Rows()
         return rows
 
-    def save(self, rows: Mapping[str, Stored | None], *, closing: bool = False) -> None:
-        """Write the rows that changed and forget the paths mapped to None; errors are logged.
-
-        `closing` (the process is about to stop): also keep every row packed in one blob,
-        which the next start reads in a sixth of the time (0.04 s at 100,000 rows, against
-        0.25 s row by row). Any later write of rows drops it, so it always says what the rows
-        say."""
+    def save(self, rows: Mapping[str, Stored | None]) -> None:
+        """Write the rows that changed and forget the paths mapped to None; errors are logged."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._open() as db:
-                packed = self._packed
                 meta = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
                 if meta is None or meta[0] != self._fingerprint:
                     db.execute("DELETE FROM files")
@@ -162,32 +149,20 @@ class ArticleCache:
                         "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)",
                         (self._fingerprint,),
                     )
-                    packed = False
-                if rows or not packed:
-                    db.execute("DELETE FROM packed")
-                    packed = False
                 db.executemany(
                     "DELETE FROM files WHERE path = ?",
                     ((_key(path),) for path, stored in rows.items() if stored is None),
                 )
                 # In key order: SQLite then appends to its tree rather than inserting all over
-                # it (a cold start saves 100,000 rows).
+                # it (a cold start saves every row).
                 db.executemany(
                     "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
                     sorted((_key(path), *stored) for path, stored in rows.items() if stored),
                 )
-                if closing and not packed:
-                    # Packed in the order a start sorts them in: its sort is then one pass.
-                    rows_in_order = _select(db, in_order=True)
-                    db.execute(
-                        "INSERT OR REPLACE INTO packed VALUES (1, ?)", (_pack(rows_in_order),)
-                    )
-                    packed = True
-            self._packed = packed
         except (sqlite3.Error, OSError, ValueError, OverflowError) as error:
             log.warning("cannot write cache %s: %s", self.path, error)
             if isinstance(error, sqlite3.Error) and _corrupt(error):
-                self._discard()  # (a start that read the packed rows never saw the damage)
+                self._discard()
 
     @contextlib.contextmanager
     def _open(self) -> Iterator[sqlite3.Connection]:
@@ -205,9 +180,6 @@ class ArticleCache:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        db.execute(  # one row at most; see `save`
-            "CREATE TABLE IF NOT EXISTS packed (one INTEGER PRIMARY KEY CHECK (one = 1), value BLOB)"
-        )
         db.execute(
             "CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, version INTEGER,"
             " published REAL, updated REAL, source TEXT, warnings TEXT, reason TEXT)"
@@ -225,12 +197,9 @@ class ArticleCache:
 _Selected = tuple[tuple[tuple[Any, ...], ...], tuple[tuple[Any, ...], ...]]
 
 
-def _select(db: sqlite3.Connection, *, in_order: bool = False) -> _Selected:
+def _select(db: sqlite3.Connection) -> _Selected:
     articles = db.execute(
         "SELECT path, version, published, updated, source, warnings FROM files"
-        " WHERE reason IS NULL ORDER BY published, updated, path"
-        if in_order
-        else "SELECT path, version, published, updated, source, warnings FROM files"
         " WHERE reason IS NULL"
     ).fetchall()
     others = db.execute(
@@ -247,28 +216,6 @@ def _rows(selected: _Selected) -> Rows:
         return Rows(rejected=rejected)
     paths, versions, published, updated, sources, warnings = columns
     return Rows(tuple(map(_path, paths)), versions, published, updated, sources, warnings, rejected)
-
-
-def _pack(selected: _Selected) -> bytes:
-    return pickle.dumps(selected, protocol=5)
-
-
-def _unpack(blob: bytes) -> Rows | None:
-    """The packed rows, or None if they are not what `_pack` wrote. They are read with no
-    class allowed (plain tuples, bytes, strings and numbers only): a blob cannot run code."""
-    try:
-        columns, others = _PlainUnpickler(io.BytesIO(blob)).load()
-        if len({len(column) for column in columns}) > 1:
-            raise ValueError("columns of different lengths")
-        return _rows((columns, others))
-    except Exception as error:  # whatever a damaged blob makes the unpickler raise
-        log.warning("packed cache rows unreadable (%s); reading them one by one", error)
-        return None
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> NoReturn:
-        raise pickle.UnpicklingError(f"packed rows hold no classes, not {module}.{name}")
 
 
 def _corrupt(error: sqlite3.Error) -> bool:

@@ -94,7 +94,7 @@ def _scan(settings: Settings) -> Library | None:
         return None
     library = open_library(settings, os.environ)
     library.scan(_progress_bar("reading"))
-    library.save(closing=True)
+    library.save()
     return library
 
 

@@ -484,14 +484,11 @@ class Library:
                     rejections.append((path, rejection))
         return Changes(frozenset(changed), tuple(rejections))
 
-    def save(self, *, closing: bool = False) -> None:
-        """Write what changed since the last save to the cache (a no-op without one).
-
-        `closing`: the library is done with; the cache also packs its rows for the next start
-        (see `ArticleCache.save`)."""
-        if self._cache is not None and (self._unsaved or closing):
+    def save(self) -> None:
+        """Write what changed since the last save to the cache (a no-op without one)."""
+        if self._cache is not None and self._unsaved:
             rows = {path: self._stored(path) for path in self._unsaved}
-            self._cache.save(rows, closing=closing)
+            self._cache.save(rows)
         self._unsaved = set()
 
     def _stored(self, path: str) -> Stored | None:

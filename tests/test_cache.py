@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,11 +29,11 @@ def library(seeds: Path, cache_file: Path, **settings: object) -> Library:
     return Library(configured, ArticleCache(cache_file, configured))
 
 
-def scanned_and_saved(seeds: Path, cache_file: Path, *, closing: bool = False) -> Library:
-    """A first run of feedd on `seeds`: scanned, its cache saved (`closing`: at a stop)."""
+def scanned_and_saved(seeds: Path, cache_file: Path) -> Library:
+    """A first run of feedd on `seeds`: scanned, its cache saved."""
     first = library(seeds, cache_file)
     first.scan()
-    first.save(closing=closing)
+    first.save()
     return first
 
 
@@ -72,11 +70,9 @@ def test_a_restart_takes_unchanged_files_from_the_cache(seeds: Path, tmp_path: P
     assert second.entries["a.txt"].published.day == 9
 
 
-@pytest.mark.parametrize("closing", [False, True], ids=["rows", "packed"])
-def test_a_warm_start_of_many_files_agrees_with_a_cold_one(tmp_path: Path, closing: bool) -> None:
-    """A warm start restores entries straight from the cache's rows (packed in one blob when
-    the last process closed it); it must end where a cold scan does: entries, rejections,
-    warnings, page clashes, sources."""
+def test_a_warm_start_of_many_files_agrees_with_a_cold_one(tmp_path: Path) -> None:
+    """A warm start restores entries straight from the cache's rows; it must end where a cold
+    scan does: entries, rejections, warnings, page clashes, sources."""
     seeds = tmp_path / "seeds"
     for i in range(400):
         folder = seeds / f"d{i % 7}" / f"e{i % 3}"
@@ -90,7 +86,7 @@ def test_a_warm_start_of_many_files_agrees_with_a_cold_one(tmp_path: Path, closi
     include = ("*.txt", "clash")
     cold = library(seeds, tmp_path / "cache.sqlite3", include=include)
     cold_changes = cold.scan()
-    cold.save(closing=closing)
+    cold.save()
     warm = library(seeds, tmp_path / "cache.sqlite3", include=include)
     warm_changes = warm.scan()
     assert warm.entries == cold.entries
@@ -129,55 +125,6 @@ def test_a_cache_whose_articles_share_a_page_publishes_one_and_rejects_the_other
     (kept,) = warm.entries
     assert warm.pages["/articles/x.html"].path == kept
     assert changes.changed == {kept}
-
-
-def test_a_start_reads_the_rows_packed_when_the_last_process_closed(
-    seeds: Path, tmp_path: Path
-) -> None:
-    cache_file = tmp_path / "cache.sqlite3"
-    first = scanned_and_saved(seeds, cache_file, closing=True)
-    with sqlite3.connect(cache_file) as db:
-        db.execute("DELETE FROM files")  # only the packed rows are left to read
-    db.close()
-    assert ArticleCache(cache_file, first.settings).load().stored() == {
-        path: first._stored(path) for path in ("a.txt", "sub/b.txt", "broken.txt")
-    }
-
-
-def test_rows_written_after_packing_drop_the_packed_rows(seeds: Path, tmp_path: Path) -> None:
-    """The packed rows always say what the rows say: a start reads them instead."""
-    cache_file = tmp_path / "cache.sqlite3"
-    scanned_and_saved(seeds, cache_file, closing=True)
-    second = library(seeds, cache_file)
-    second.scan()
-    (seeds / "c.txt").write_text(article("Charlie"))
-    second.apply(["c.txt"])
-    second.save()
-    assert "c.txt" in ArticleCache(cache_file, second.settings).load().paths
-    second.save(closing=True)
-    third = library(seeds, cache_file)
-    third.scan(checked_later=True)
-    assert set(third.entries) == {"a.txt", "sub/b.txt", "c.txt"}
-
-
-@pytest.mark.parametrize(
-    "blob",
-    [b"not a pickle", pickle.dumps(Path("/etc/passwd")), pickle.dumps(((b"a.txt",), ()))],
-    ids=["damaged", "a class", "another shape"],
-)
-def test_packed_rows_that_are_not_plain_rows_are_ignored(
-    seeds: Path, tmp_path: Path, blob: bytes, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Never fatal, and never a class loaded: the rows are read one by one instead."""
-    cache_file = tmp_path / "cache.sqlite3"
-    first = scanned_and_saved(seeds, cache_file)
-    with sqlite3.connect(cache_file) as db:
-        db.execute("INSERT INTO packed VALUES (1, ?)", (blob,))
-    db.close()
-    warm = library(seeds, cache_file)
-    warm.scan(checked_later=True)
-    assert warm.entries == first.entries and warm.rejected == first.rejected
-    assert "packed cache rows unreadable" in caplog.text
 
 
 def test_changed_and_deleted_files_are_read_again_and_forgotten(
@@ -322,12 +269,11 @@ _FOLDERS = st.dictionaries(st.sampled_from(_NAMES), _CONTENTS, max_size=len(_NAM
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(before=_FOLDERS, after=_FOLDERS, closing=st.booleans(), checked_later=st.booleans())
+@given(before=_FOLDERS, after=_FOLDERS, checked_later=st.booleans())
 def test_a_restart_after_any_changes_ends_as_a_cold_scan_would(
     tmp_path_factory: pytest.TempPathFactory,
     before: dict[str, str],
     after: dict[str, str],
-    closing: bool,
     checked_later: bool,
 ) -> None:
     """Whatever the folder held when feedd stopped and holds when it starts again: the warm
@@ -349,7 +295,7 @@ def test_a_restart_after_any_changes_ends_as_a_cold_scan_would(
     seeds.mkdir(exist_ok=True)
     first = library(seeds, cache_file, max_entries=2)
     first.scan()
-    first.save(closing=closing)
+    first.save()
     write(after)
     warm = library(seeds, cache_file, max_entries=2)
     reported = list(warm.scan(checked_later=checked_later).new_rejections)
