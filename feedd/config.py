@@ -48,14 +48,11 @@ class Settings:
     host: str = _setting("127.0.0.1", "address `feedd serve` listens on")
     port: int = _setting(8080, "port `feedd serve` listens on")
     cache_max_age: int = _setting(60, "seconds readers and proxies may cache a document")
-    max_connections: int = _setting(
-        1024, "client connections open at once; past it the oldest idle one is closed"
-    )
     keepalive_timeout: float = _setting(
         15.0, "seconds a connection may stay idle, or take to send a request"
     )
     send_timeout: float = _setting(
-        60.0, "seconds a client may leave its answer untaken before the connection is reset"
+        60.0, "seconds a client may leave its answer untaken before the connection is dropped"
     )
     rescan_interval: float = _setting(300.0, "seconds between safety-net full rescans (0: never)")
     debounce_ms: int = _setting(
@@ -197,7 +194,7 @@ def _validate(settings: Settings) -> None:
     def refuse(key: str, why: str) -> SettingsError:
         return SettingsError(f"setting {key!r} has value {getattr(settings, key)!r}: {why}")
 
-    for key in ("max_entries", "max_feed_bytes", "max_article_bytes", "max_connections"):
+    for key in ("max_entries", "max_feed_bytes", "max_article_bytes"):
         if getattr(settings, key) < 1:
             raise refuse(key, "must be at least 1")
     for key in ("keepalive_timeout", "send_timeout"):

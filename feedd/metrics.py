@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 # File-to-feed latency buckets, in seconds: the target is tens of milliseconds.
@@ -17,7 +17,6 @@ class Metrics:
     # By status code. A defaultdict rather than a Counter: counting is on every request's path,
     # and a Counter's `+= 1` costs twice as much.
     requests: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))
-    closed: Counter[str] = field(default_factory=Counter)  # connections feedd closed, by why
     _latency_counts: list[int] = field(default_factory=lambda: [0] * (len(_BUCKETS) + 1))
     _latency_sum: float = 0.0
 
@@ -56,14 +55,5 @@ class Metrics:
         lines += [
             f'feedd_http_requests_total{{status="{status}"}} {count}'
             for status, count in sorted(self.requests.items())
-        ]
-        lines += [
-            "# HELP feedd_connections_closed_total Connections feedd closed: refused past"
-            " max_connections, evicted when idle to make room, reset for an untaken answer.",
-            "# TYPE feedd_connections_closed_total counter",
-        ]
-        lines += [
-            f'feedd_connections_closed_total{{reason="{reason}"}} {self.closed[reason]}'
-            for reason in ("refused", "evicted", "reset")
         ]
         return "\n".join(lines) + "\n"

@@ -1,5 +1,5 @@
 """Resource bounds not already tested where they live, each at and just past its edge: the
-connection settings, the open-file limit they need, the page cache, the feed size, and how a
+connection settings, the open-file limit, the page cache, the feed size, and how a
 malformed request is logged. (Article size: test_library.py; request sizes, connections and
 timeouts on the wire: test_hostile.py.)"""
 
@@ -17,7 +17,7 @@ from aiohttp.http_exceptions import BadHttpMessage
 from feedd import listener, urls
 from feedd.article import parse
 from feedd.config import Settings, SettingsError, load_settings
-from feedd.listener import BACKLOG, OWN_FILES, ClientErrorLog, fit_open_files
+from feedd.listener import ClientErrorLog, raise_open_file_limit
 from feedd.ondemand import PageCache
 from feedd.render import render_site
 
@@ -27,7 +27,6 @@ from feedd.render import render_site
 @pytest.mark.parametrize(
     ("key", "accepted", "refused"),
     [
-        ("max_connections", "1", "0"),
         ("keepalive_timeout", "0.001", "0"),
         ("send_timeout", "0.001", "0"),
         ("keepalive_timeout", "1e9", "inf"),
@@ -44,11 +43,7 @@ def test_connection_settings_at_and_past_their_edge(key: str, accepted: str, ref
 
 def test_connection_defaults() -> None:
     settings = Settings()
-    assert (settings.max_connections, settings.keepalive_timeout, settings.send_timeout) == (
-        1024,
-        15.0,
-        60.0,
-    )
+    assert (settings.keepalive_timeout, settings.send_timeout) == (15.0, 60.0)
 
 
 # --- the open-file limit -----------------------------------------------------------------------
@@ -79,27 +74,9 @@ def limits(monkeypatch: pytest.MonkeyPatch) -> Limits:
     return fake
 
 
-def test_the_soft_open_file_limit_is_raised_to_fit(limits: Limits) -> None:
-    assert fit_open_files(1024) == (1024, BACKLOG)
-    assert limits.soft == 1024 + BACKLOG + OWN_FILES
-    limits.soft = 100_000
-    assert fit_open_files(1024) == (1024, BACKLOG)
-    assert limits.soft == 100_000, "a higher limit is left alone"
-
-
-def test_a_hard_limit_too_low_means_fewer_connections(
-    limits: Limits, caplog: pytest.LogCaptureFixture
-) -> None:
-    wanted = 1000 + BACKLOG + OWN_FILES
-    limits.soft = limits.hard = wanted  # at the edge: everything fits
-    assert fit_open_files(1000) == (1000, BACKLOG)
-    assert not caplog.records
-    limits.soft = limits.hard = wanted - 1  # one short: a shorter accept queue first
-    assert fit_open_files(1000) == (1000, (wanted - 1) // 4)
-    assert not caplog.records
-    limits.soft = limits.hard = 1024  # then fewer connections, with a warning
-    assert fit_open_files(1000) == (1024 - 256 - OWN_FILES, 256)
-    assert f"raise LimitNOFILE= to {wanted}" in caplog.text
+def test_the_soft_open_file_limit_is_raised_to_the_hard_one(limits: Limits) -> None:
+    raise_open_file_limit()
+    assert limits.soft == limits.hard
 
 
 # --- the page cache ----------------------------------------------------------------------------
