@@ -1,4 +1,4 @@
-"""`feedd serve`: the HTTP server and its publishing process, under systemd's eye."""
+"""`feedd serve`: the HTTP server, the watcher and the publisher, under systemd's eye."""
 
 from __future__ import annotations
 
@@ -7,86 +7,60 @@ import dataclasses
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-from feedd import channel
+from aiohttp import web
+
+from feedd import urls
+from feedd.candidates import Candidates
 from feedd.config import Settings, SettingsError
+from feedd.listener import listening_socket, raise_open_file_limit
+from feedd.mirror import Mirror
+from feedd.ondemand import Documents
+from feedd.publisher import Publisher, Update
+from feedd.server import Published, create_app
+from feedd.site import Site
 from feedd.systemd import Notifier
-
-if TYPE_CHECKING:
-    from feedd.server import Published
+from feedd.watch import FolderWatcher
+from feedd.websub import HubNotifier, changed_feeds
 
 log = logging.getLogger(__name__)
 
-# A stop must fit well inside the unit's TimeoutStopSec=20, whatever state the publishing
-# process is in: requests in flight get this long to finish...
+# A stop must fit well inside the unit's TimeoutStopSec=20: requests in flight get this long
+# to finish, and the publisher as long again to save the cache.
 _SHUTDOWN_SECONDS = 3
-# ...and the publishing process this long from the stop to save its cache and end, after
-# which it is killed.
-_PUBLISHING_STOP_SECONDS = 10
-# The publishing process is stalled when nothing came from it for this long (it says it is
-# alive every `channel.ALIVE_SECONDS`); with a watchdog, at most half its interval.
-_STALLED_SECONDS = 10.0
+_PUBLISHER_STOP_SECONDS = 10
 # Settings the listening socket, the connection handler or the mirror took at startup.
 _FIXED_UNTIL_RESTART = (
     "host",
     "port",
     "publish",
-    "max_connections",
     "keepalive_timeout",
     "send_timeout",
 )
 
 
 def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
-    """Serve until SIGTERM or SIGINT; SIGHUP re-reads the settings and rescans.
-
-    Two processes: this one serves, and a child forked here publishes (see `channel.py` for
-    why). Forked before anything runs, so it starts with no thread and no event loop; and
-    before either loads what only it runs (aiohttp's server here, the watcher there), so the
-    publishing process starts reading the folder while this one is still loading."""
+    """Serve until SIGTERM or SIGINT; SIGHUP re-reads the settings and rescans."""
     if not settings.seeds.is_dir():
         log.error("%s: not a folder", settings.seeds)
         return 2
-    # Hand the GIL over every 0.1 ms instead of 5, in both processes: in the publishing one,
-    # its loop answers the server's asks while the publisher thread renders; it lets go of the
-    # GIL at every system call and would wait up to a whole interval to get it back. (In one
-    # process, p99 while 10,000 files landed was 3.2 to 4.0x idle at 0.5 ms, 2.4 to 2.5x at 0.1.)
+    # The publisher thread parses and renders beside the event loop; the loop lets go of the
+    # GIL at every system call, and would otherwise wait up to 5 ms to get it back.
     sys.setswitchinterval(0.0001)
-    ours, theirs = socket.socketpair()
-    child = os.fork()
-    if child == 0:
-        ours.close()
-        code = 1
-        try:
-            from feedd import publishing
-
-            code = publishing.run(theirs, settings)
-        except BaseException:
-            log.exception("the publishing process failed")
-        finally:
-            logging.shutdown()
-            os._exit(code)
-    theirs.close()
     try:
         with asyncio.Runner(loop_factory=_event_loop) as runner:
-            return runner.run(_serve(settings, reload_settings, ours))
+            return runner.run(_serve(settings, reload_settings))
     except OSError as error:
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, error.strerror)
         return 1
-    finally:
-        ours.close()
-        _reap(child)
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where it is installed: its I/O runs in C, and holds the GIL once a request where
-    asyncio's takes it back after each system call. 8-11% more requests a second for full,
-    gzip and 304 answers alike; asyncio's own loop elsewhere."""
+    """uvloop where it is installed (its I/O runs in C), asyncio's own loop elsewhere."""
     try:
         import uvloop
     except ImportError:
@@ -94,20 +68,10 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-async def _serve(
-    settings: Settings, reload_settings: Callable[[], Settings], ours: socket.socket
-) -> int:
-    from aiohttp import web
-
-    from feedd.listener import Listener
-    from feedd.server import Published, create_app
-
+async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
     loop = asyncio.get_running_loop()
     notifier = Notifier(os.environ)
-    reader, writer = await asyncio.open_unix_connection(sock=ours, limit=channel.READ_LIMIT)
-    documents = channel.RemoteDocuments(writer)
-    heard = _Heard(notifier.watchdog_seconds)
-    published = Published(settings, documents=documents, stalled=heard.stalled)
+    published = Published(settings, documents=Documents(settings))
     runner = web.AppRunner(
         create_app(published),
         handle_signals=False,
@@ -115,17 +79,25 @@ async def _serve(
         shutdown_timeout=_SHUTDOWN_SECONDS,
     )
     await runner.setup()
-    following: asyncio.Task[None] | None = None
+    updates: _Updates | None = None
     try:
-        site = Listener(runner, settings, published.metrics)  # bounded: see listener.py
-        await site.start()  # until the first site is rendered, requests are answered 503
+        raise_open_file_limit()
+        await web.SockSite(runner, listening_socket(settings)).start()
+        # Until the first site is rendered, requests are answered 503.
         host, port = runner.addresses[0][:2]
         if settings.port == 0:  # links in the feeds must name the port actually bound
             settings = dataclasses.replace(settings, port=port)
             published.settings = settings
         log.info("listening on http://%s:%d/ (watching %s)", host, port, settings.seeds)
-        channel.send(writer, channel.Configure(settings))
-        following = asyncio.create_task(_follow(reader, published, documents, notifier, heard))
+        updates = _Updates(published, notifier)
+        publisher = Publisher(
+            settings,
+            lambda update: loop.call_soon_threadsafe(updates.take, update),
+            rescanned_soon=True,  # by the watcher, once the first site is out
+            on_reloaded=lambda: loop.call_soon_threadsafe(updates.reloaded),
+        )
+        published.stalled = lambda: not publisher.alive()
+        updates.start(publisher)
 
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -138,106 +110,136 @@ async def _serve(
                 notifier.notify("READY=1")  # or systemd would wait on "reloading" for ever
                 return
             published.settings = new
-            documents.forget()
-            heard.reloads += 1  # READY=1 once the publishing process says they are in effect
-            channel.send(writer, channel.Configure(new))
+            published.documents = Documents(new)
+            updates.reload(new)  # READY=1 once the publisher has published with them
 
         loop.add_signal_handler(signal.SIGHUP, reload)
-        watchdog = asyncio.create_task(notifier.watchdog(lambda: not heard.stalled()))
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait((following, stopping), return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if following.done():
-            log.error("the publishing process ended; stopping")
-            code = 1
-        else:
-            log.info("stopping: finishing requests in flight")
-            code = 0
+        watchdog = asyncio.create_task(notifier.watchdog(publisher.alive))
+        await stop.wait()
+        log.info("stopping: finishing requests in flight")
         notifier.stopping()
         watchdog.cancel()
-        await asyncio.gather(watchdog, stopping, return_exceptions=True)
+        await asyncio.gather(watchdog, return_exceptions=True)
     finally:
-        # The publishing process saves its cache, then closes the channel; meanwhile the
-        # server finishes the requests in flight. `_reap` kills it if it overruns.
-        deadline = loop.time() + _PUBLISHING_STOP_SECONDS
-        channel.send(writer, channel.Stop())
         await runner.cleanup()
-        if following is not None:
-            try:
-                await asyncio.wait_for(following, max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                log.warning("the publishing process did not stop in time")
-        writer.close()
-    return code
+        if updates is not None:
+            await updates.stop(_PUBLISHER_STOP_SECONDS)
+    return 0
 
 
-class _Heard:
-    """When the publishing process was last heard from, and the reloads it has not confirmed."""
+class _Updates:
+    """What follows a new site from the publisher, on the event loop: it is swapped in (the one
+    place a new site goes live), counted, announced to systemd, the static copy and the WebSub
+    hubs; and the watcher started once the first one is out."""
 
-    def __init__(self, watchdog_seconds: float | None) -> None:
-        self.at = time.monotonic()
+    def __init__(self, published: Published, notifier: Notifier) -> None:
+        self.published = published
+        self.notifier = notifier
+        self.settings = published.settings
+        self.hubs = HubNotifier(self.settings.hubs)
+        self.announced: Site | None = None
+        self.mirror: Mirror | None = None
+        self.watcher: FolderWatcher | None = None
+        self.watching = False
         self.reloads = 0
-        # With a watchdog, stalled soon enough that systemd restarts the service within
-        # WatchdogSec of the stall (the pings come every half of it).
-        # Never within a few of its beats, though: a busy machine may delay one.
-        after = (
-            min(_STALLED_SECONDS, watchdog_seconds / 2) if watchdog_seconds else _STALLED_SECONDS
-        )
-        self._after = max(after, 3 * channel.ALIVE_SECONDS)
+        self.tasks: set[asyncio.Future[None]] = set()
 
-    def stalled(self) -> bool:
-        return time.monotonic() - self.at > self._after
+    def start(self, publisher: Publisher) -> None:
+        self.publisher = publisher
+        loop = asyncio.get_running_loop()
+        self.hubs.start()
+        if self.settings.publish:
+            # Hubs are pinged once the static copy holds the new feeds: subscribers fetch
+            # them from there (nginx, a CDN), and would get the old ones if pinged sooner.
+            self.mirror = Mirror(
+                Path(self.settings.publish),
+                on_written=lambda site: loop.call_soon_threadsafe(self.announce, site),
+            )
+            self.mirror.start()
+        # Started once the first site is out (in `take`): inotify reports every open of a
+        # file, and the first scan opens them all.
+        self.watcher = _watcher(self.settings, publisher)
+        publisher.start()
 
-
-async def _follow(
-    reader: asyncio.StreamReader,
-    published: Published,
-    documents: channel.RemoteDocuments,
-    notifier: Notifier,
-    heard: _Heard,
-) -> None:
-    """Take in what the publishing process sends until it closes the channel: answers to
-    asks, and new sites, each swapped in whole (the one place a new site goes live)."""
-    ready = False
-    while (message := await channel.receive(reader)) is not None:
-        heard.at = time.monotonic()
-        if isinstance(message, channel.Answer):
-            documents.answered(message)
-            continue
-        if isinstance(message, channel.Alive):
-            continue
-        if isinstance(message, channel.Reloaded):
-            heard.reloads = max(0, heard.reloads - 1)
-            if heard.reloads == 0 and published.site is not None:
-                notifier.ready(f"serving {published.site.articles} articles")
-            continue
-        assert isinstance(message, channel.NewSite)
-        published.site = site = message.after(published.site)
-        counts = message.counts
-        if counts is None:  # served before its gzip is ready: the rest waits for the whole
-            continue
+    def take(self, update: Update) -> None:
+        published, site = self.published, update.site
+        published.site = site
         metrics = published.metrics
-        metrics.rescans += counts.rescanned
-        if counts.changed or counts.new_rejections:
+        metrics.rescans += update.rescanned
+        if update.changed or update.new_rejections:
             metrics.updates += 1
-            if counts.first_event is not None:
-                metrics.observe_latency(time.monotonic() - counts.first_event)
-        if not ready:
-            ready = True
-            notifier.ready(f"serving {site.articles} articles")
+            if update.first_event is not None:
+                metrics.observe_latency(time.monotonic() - update.first_event)
+        if update.relisted and self.watcher is not None:
+            self.watcher.restart()
+        if self.mirror is not None:
+            self.mirror.publish(site, update.changed, self.settings)
         else:
-            notifier.status(f"serving {site.articles} articles")
-    documents.closed()
+            self.announce(site)
+        if not self.watching:
+            self.watching = True
+            self.notifier.ready(f"serving {site.articles} articles")
+            assert self.watcher is not None
+            self.watcher.start()  # its setup rescans: what the first scan missed comes then
+        else:
+            self.notifier.status(f"serving {site.articles} articles")
+
+    def announce(self, site: Site) -> None:
+        """Ping the hubs for the feeds that changed since the last ping."""
+        if self.hubs.hubs:
+            topics = changed_feeds(self.announced, site)
+            self.hubs.announce(urls.absolute(self.settings, path) for path in topics)
+        self.announced = site
+
+    def reload(self, new: Settings) -> None:
+        self.settings = new
+        self.reloads += 1
+        if new.hubs != self.hubs.hubs:
+            self.tasks.add(asyncio.ensure_future(self.hubs.close()))
+            self.hubs = HubNotifier(new.hubs)
+            self.hubs.start()
+        self.publisher.reload(new)
+        watcher = self.watcher
+        if watcher is not None and os.path.realpath(new.seeds) != watcher.root:
+            self.watcher = _watcher(new, self.publisher)
+            if self.watching:
+                self.watcher.start()
+            self.tasks.add(asyncio.get_running_loop().run_in_executor(None, watcher.stop))
+
+    def reloaded(self) -> None:
+        self.reloads = max(0, self.reloads - 1)
+        site = self.published.site
+        if self.reloads == 0 and site is not None:
+            self.notifier.ready(f"serving {site.articles} articles")
+
+    async def stop(self, timeout: float) -> None:
+        """Stop the watcher, the publisher (which saves the cache) and the copy, within
+        `timeout` seconds: what has not stopped by then ends with the process."""
+        await self.hubs.close()
+
+        def stop_all() -> None:
+            if self.watcher is not None:
+                self.watcher.stop()
+            self.publisher.stop()
+            if self.mirror is not None:
+                self.mirror.stop()
+
+        try:
+            await asyncio.wait_for(asyncio.to_thread(stop_all), timeout)
+        except TimeoutError:
+            log.warning("the publisher did not stop in %g s; the cache may be behind", timeout)
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def _reap(child: int) -> None:
-    """End the publishing process: it has ended by itself once the channel is closed, unless
-    it is stuck (stopped, say), and then it is killed."""
-    if os.waitpid(child, os.WNOHANG) != (0, 0):
-        return
-    log.warning("the publishing process is still running; killing it")
-    os.kill(child, signal.SIGKILL)
-    os.waitpid(child, 0)
+def _watcher(settings: Settings, publisher: Publisher) -> FolderWatcher:
+    root = os.path.realpath(settings.seeds)
+    return FolderWatcher(
+        root,
+        settings.debounce_ms,
+        on_paths=publisher.changed,
+        on_rescan=publisher.rescan,
+        is_candidate=Candidates(root, settings.include).is_candidate_path,
+    )
 
 
 def _reloaded(current: Settings, reload_settings: Callable[[], Settings]) -> Settings | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from feedd import urls
 from feedd.listings import on_demand_feeds
-from feedd.site import Resource, Site, gzip_variant
+from feedd.site import Resource, Site
 
 if TYPE_CHECKING:
     from feedd.library import Entry
@@ -114,8 +114,7 @@ def _write(
             wanted -= {file_name(path), file_name(path) + ".gz"}
             continue
         target = root / file_name(path)
-        gzipped = gzip_variant(resource)
-        files = [(target, resource.body), (target.with_name(target.name + ".gz"), gzipped)]
+        files = [(target, resource.body), (target.with_name(target.name + ".gz"), resource.gzipped)]
         if path in site.resources and _is_listing(path):
             last += files
             continue
@@ -302,7 +301,7 @@ def write_files(root: Path, documents: list[tuple[str, Resource]]) -> int:
             raise ValueError(f"refusing to write {path!r} outside {root}")
         files += [
             (target, resource.body),
-            (target.with_name(target.name + ".gz"), gzip_variant(resource)),
+            (target.with_name(target.name + ".gz"), resource.gzipped),
         ]
     replaced = _replace_changed(files)
     _sync({target.parent for target, _ in files})

@@ -14,7 +14,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from feedd.config import Settings
@@ -65,38 +64,9 @@ class _Stop:
 _Request = _Paths | _Rescan | _Reload | _Stop
 
 
-class FirstScan:
-    """A publisher's first scan, started before the publisher: a publishing process learns
-    its port only once the server listens, and a scan needs none. The server loads aiohttp
-    and binds meanwhile (0.4 s: a warm restart at 100,000 files took 1.34-1.41 s waiting for
-    it, 1.12-1.13 s now)."""
-
-    def __init__(self, settings: Settings, *, checked_later: bool) -> None:
-        self.settings = settings
-        self._checked_later = checked_later
-        self._done: Future[tuple[Library, Changes | None]] = Future()
-        threading.Thread(target=self._scan, name="feedd-first-scan", daemon=True).start()
-
-    def result(self) -> tuple[Library, Changes | None]:
-        """The library and what its scan changed (None if it failed: a bug, logged); waits."""
-        return self._done.result()
-
-    def _scan(self) -> None:
-        started = time.monotonic()
-        library = _opened(self.settings)
-        try:
-            changes = library.scan(checked_later=self._checked_later)
-        except Exception:
-            log.exception("the first scan failed; the publisher scans again")
-            changes = None
-        log.debug("first scan: read in %.1f ms", (time.monotonic() - started) * 1e3)
-        self._done.set_result((library, changes))
-
-
 @dataclass
 class Publisher:
-    """Call `start()`, then feed it; `on_update` is called from the publisher thread, and so is
-    `on_early` with each site that is ready to serve before its new documents are gzipped.
+    """Call `start()`, then feed it; `on_update` is called from the publisher thread.
 
     `rescanned_soon`: the caller asks for a rescan once the first site is out (the daemon's
     watcher does, once its watches are in place). The first site may then come straight from
@@ -105,9 +75,7 @@ class Publisher:
 
     settings: Settings
     on_update: Callable[[Update], None]
-    on_early: Callable[[Site], None] | None = None
     rescanned_soon: bool = False
-    first_scan: FirstScan | None = None  # made with these settings, or another port
     # Called once a batch with a reload in it is done with, published or failed.
     on_reloaded: Callable[[], None] | None = None
     _queue: queue.SimpleQueue[_Request] = field(default_factory=queue.SimpleQueue)
@@ -136,14 +104,7 @@ class Publisher:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        scanned = None
-        first_scan = self.first_scan
-        if first_scan is not None and self.settings == dataclasses.replace(
-            first_scan.settings, port=self.settings.port
-        ):
-            library, scanned = first_scan.result()
-        else:
-            library = _opened(self.settings)
+        library = _opened(self.settings)
         renderer = Renderer(self.settings)
         current: Site | None = None
         next_rescan = self._next_rescan()
@@ -151,26 +112,23 @@ class Publisher:
         while True:
             batch = self._wait(next_rescan)
             if any(isinstance(request, _Stop) for request in batch):
-                library.save(closing=True)
+                library.save()
                 return
             reloads = [request for request in batch if isinstance(request, _Reload)]
             try:
                 if reloads:
                     self.settings = reloads[-1].settings
-                    library.save(closing=True)
+                    library.save()
                     library, current = open_library(self.settings, os.environ), None
                     renderer = Renderer(self.settings, renderer.served)
                 rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
                 started = time.monotonic()
                 paths = _union(batch)
-                if rescan and scanned is not None and not reloads:
-                    scan: Changes | None = scanned
-                elif rescan:
-                    scan = library.scan(checked_later=first and self.rescanned_soon)
-                else:
-                    scan = None
+                scan = (
+                    library.scan(checked_later=first and self.rescanned_soon) if rescan else None
+                )
                 changes = Changes.merged(scan, library.apply(paths) if paths else None)
-                first, scanned = False, None
+                first = False
                 if rescan:
                     next_rescan = self._next_rescan()
                 if current is not None and not changes:
@@ -181,7 +139,7 @@ class Publisher:
                         library.save()
                     continue
                 read = time.monotonic()
-                current = renderer.site(library, self.on_early)
+                current = renderer.site(library)
                 changes = Changes.merged(changes, library.take_unreported())
                 seen = [r.seen_at for r in batch if isinstance(r, _Paths)]
                 log.debug(

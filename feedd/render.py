@@ -20,7 +20,6 @@ from markupsafe import Markup
 from feedd import feeds, opml, pages, site, urls
 from feedd.archive import Archive
 from feedd.article import Article
-from feedd.compression import SegmentedGzip
 from feedd.config import Settings
 from feedd.feeds import FeedHead
 from feedd.library import Entry, Library
@@ -50,21 +49,16 @@ class Renderer:
         """`served` is what an earlier renderer served, so Last-Modified goes on moving
         forward."""
         self.settings = settings
-        self._gzip = SegmentedGzip(site.GZIP_LEVEL)
         self._fragments: dict[str, _Fragments] = {}
         self._last: tuple[object, dict[str, Resource], int] | None = None
-        self._cuts: dict[str, list[bytes]] = {}  # where the last documents are cut for gzip
         self.carried = 0  # how many of the newest articles every main feed carried (last render)
         self._older: str | None = None  # the archive page the main feeds last linked
         self._sources: immutables.Map[str, SourceFeed] = immutables.Map()
         self.served: dict[str, Resource] = served if served is not None else {}
 
-    def site(self, library: Library, early: Callable[[Site], None] | None = None) -> Site:
+    def site(self, library: Library) -> Site:
         """The site for the library as it is now; article pages, archive pages and the
-        sources' feeds to be built on demand.
-
-        Gzip is about half of rendering an update: `early`, when given, gets the site before
-        the documents that changed are compressed, to be served (uncompressed) meanwhile."""
+        sources' feeds to be built on demand."""
         newest = library.newest()
         self._update_sources(library)
         names = sorted(feed.name for feed in self._sources.values())
@@ -84,8 +78,8 @@ class Renderer:
                 break
             older = page.name if page else None
         self._older = older
-        make_site = functools.partial(
-            Site.create,
+        return Site.create(
+            resources,
             articles=len(library.entries),
             rejected=len(library.rejected),
             updated=library.last_updated(),
@@ -94,9 +88,6 @@ class Renderer:
             sources=self._sources,
             checked=not library.unchecked,
         )
-        if early is not None and any(r.gzipped is None for r in resources.values()):
-            early(make_site(resources))
-        return make_site(self.gzipped(resources))
 
     def _update_sources(self, library: Library) -> None:
         """List again the newest entries of each source an update touched, and only those."""
@@ -158,53 +149,35 @@ class Renderer:
             ),
             urls.OPML: (opml.opml_document(sources, updated, settings), site.OPML),
         }
-        # Where each document is cut for compression: at its entries.
-        cuts: dict[str, list[bytes]] = {urls.INDEX: [f.index.encode() for f in fragments]}
         counts = []
         for path, (kind, parts, document) in feed_kinds.items():
             assemble = functools.partial(_assemble, parts, document)
             separator = 1 if path == urls.JSON else 0
             body, count = _fit(parts, assemble, settings.max_feed_bytes, separator)
             bodies[path] = body, kind
-            cuts[path] = parts
             counts.append(count)
         self.carried = min(counts)
         documents = {
-            path: self._advanced(path, make_resource(body, kind, updated, compress=False))
-            for path, (body, kind) in bodies.items()
+            path: self._resource(path, body, kind, updated) for path, (body, kind) in bodies.items()
         }
         self._last = key, documents, self.carried
-        self._cuts = cuts
         return documents
 
-    def gzipped(self, documents: Mapping[str, Resource]) -> dict[str, Resource]:
-        """`documents` (the last ones `documents` returned, or some of them) with the gzip
-        variant of each that has none yet."""
-        done = dict(documents)
-        for path, resource in documents.items():
-            if resource.gzipped is not None:
-                continue
-            cuts = self._cuts.get(path, ())
-            gzipped = self._gzip.compress(path, resource.body, cuts)
-            done[path] = compressed = dataclasses.replace(resource, gzipped=gzipped)
-            # Served as it is from now on, and found again as it is by `documents`.
-            if self.served.get(path) is resource:
-                self.served[path] = compressed
-            if self._last is not None and self._last[1].get(path) is resource:
-                self._last[1][path] = compressed
-        return done
-
-    def _advanced(self, path: str, resource: Resource) -> Resource:
-        """`resource`, its Last-Modified moved past the one served before if its bytes changed.
+    def _resource(
+        self, path: str, body: bytes, kind: str, updated: datetime | None
+    ) -> Resource:
+        """The document at `path`: the one served before if its bytes are the same, else a new
+        one, its Last-Modified moved past the one served before.
 
         Last-Modified is the newest entry's `updated`, but the bytes also change when an older
         article is added (`cp -p`), edited in the same second, or deleted; a reader that asks
         If-Modified-Since (libcurl discards a 200 that is not newer) would miss those.
         """
         before = self.served.get(path)
-        if before is not None and before.etag == resource.etag:
-            resource = before
-        elif before is not None and before.last_modified and resource.last_modified:
+        if before is not None and before.body == body:
+            return before
+        resource = make_resource(body, kind, updated)
+        if before is not None and before.last_modified and resource.last_modified:
             floor = before.last_modified.replace(microsecond=0) + timedelta(seconds=1)
             if resource.last_modified.replace(microsecond=0) < floor:
                 resource = dataclasses.replace(resource, last_modified=floor)
@@ -330,7 +303,7 @@ def render_site(
         if (page.name if page else None) == older:
             break
         older = page.name if page else None
-    resources = renderer.gzipped(documents)
+    resources = dict(documents)
     for article in ordered:
         path = urls.article_path(article.path)
         if path in resources:

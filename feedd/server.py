@@ -163,8 +163,7 @@ async def document(published: Published, request: web.Request) -> web.StreamResp
         max_age = settings.cache_max_age
         links = _links(settings, path) if settings.hubs else None
     headers = request.headers
-    # A document an update just changed is served as it is until its gzip is ready.
-    gzipped = resource.gzipped is not None and accepts_gzip(headers.get(hdrs.ACCEPT_ENCODING, ""))
+    gzipped = accepts_gzip(headers.get(hdrs.ACCEPT_ENCODING, ""))
     variant = _prepare(
         resource.etag,
         resource.gzip_etag,

@@ -30,7 +30,7 @@ class Resource:
     """One document, with everything a conditional or compressed response needs precomputed."""
 
     body: bytes
-    gzipped: bytes | None  # None for a moment after an update: see `Renderer.site`
+    gzipped: bytes
     content_type: str
     etag: str
     gzip_etag: str
@@ -49,17 +49,13 @@ def make_resource(
     body: bytes,
     content_type: str,
     last_modified: datetime | None,
-    *,
-    compress: bool = True,
 ) -> Resource:
-    """`compress=False` leaves `gzipped` None, to be filled in by whoever knows how to
-    compress it cheaper (`Renderer`); the server sends the document uncompressed meanwhile."""
     # SHA-256 runs in the CPU's SHA instructions here: a third of BLAKE2b's time, and every
     # update hashes half a megabyte of documents before it can be served.
     digest = hashlib.sha256(body).hexdigest()[:24]
     return Resource(
         body=body,
-        gzipped=gzip_bytes(body) if compress else None,
+        gzipped=gzip_bytes(body),
         content_type=content_type,
         etag=f'"{digest}"',
         gzip_etag=f'"{digest}-gz"',
@@ -70,11 +66,6 @@ def make_resource(
 def http_date(when: datetime) -> str:
     """`when` as HTTP writes dates (RFC 9110 IMF-fixdate)."""
     return format_datetime(when.astimezone(UTC).replace(microsecond=0), usegmt=True)
-
-
-def gzip_variant(resource: Resource) -> bytes:
-    """The gzip variant of `resource`, compressed now if it has none yet."""
-    return resource.gzipped if resource.gzipped is not None else gzip_bytes(resource.body)
 
 
 def gzip_bytes(body: bytes) -> bytes:

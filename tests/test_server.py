@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gzip
 import json
 from datetime import UTC, datetime, timedelta
@@ -85,38 +84,6 @@ async def test_gzip_is_precomputed_with_its_own_etag(client: TestClient) -> None
         "/feed.atom", headers={"Accept-Encoding": "gzip;q=0, *"}, auto_decompress=False
     )
     assert "Content-Encoding" not in refused.headers
-
-
-async def test_a_document_without_gzip_yet_is_sent_as_it_is(
-    client: TestClient, published: Published
-) -> None:
-    """Just after an update (see `Renderer.site`), a gzip client gets the document
-    uncompressed, with the identity ETag, which it can then revalidate."""
-    assert published.site is not None
-    site = published.site
-    plain = site.resources["/feed.atom"]
-    resources = {**site.resources, "/feed.atom": dataclasses.replace(plain, gzipped=None)}
-    published.site = dataclasses.replace(site, resources=resources)
-    response = await client.get(
-        "/feed.atom", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
-    )
-    assert response.status == 200
-    assert "Content-Encoding" not in response.headers
-    assert response.headers["Vary"] == "Accept-Encoding"
-    assert response.headers["ETag"] == plain.etag
-    assert await response.read() == plain.body
-    again = await client.get(
-        "/feed.atom", headers={"Accept-Encoding": "gzip", "If-None-Match": plain.etag}
-    )
-    assert again.status == 304
-    published.site = site  # gzip ready: a new ETag, and the body compressed
-    zipped = await client.get(
-        "/feed.atom",
-        headers={"Accept-Encoding": "gzip", "If-None-Match": plain.etag},
-        auto_decompress=False,
-    )
-    assert zipped.status == 200 and zipped.headers["Content-Encoding"] == "gzip"
-    assert gzip.decompress(await zipped.read()) == plain.body
 
 
 @pytest.mark.parametrize(
