@@ -17,7 +17,7 @@ from aiohttp import web
 from feedd import urls
 from feedd.candidates import Candidates
 from feedd.config import Settings, SettingsError
-from feedd.listener import listening_socket, raise_open_file_limit
+from feedd.listener import listening_socket
 from feedd.mirror import Mirror
 from feedd.ondemand import Documents
 from feedd.publisher import Publisher, Update
@@ -81,7 +81,6 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
     await runner.setup()
     updates: _Updates | None = None
     try:
-        raise_open_file_limit()
         await web.SockSite(runner, listening_socket(settings)).start()
         # Until the first site is rendered, requests are answered 503.
         host, port = runner.addresses[0][:2]

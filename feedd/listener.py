@@ -9,14 +9,13 @@
 - A client that stops reading its answer: the kernel drops the connection once what was sent
   has waited `send_timeout` seconds unacknowledged (TCP_USER_TIMEOUT), which frees its buffer.
 
-How many connections are open at once is bounded by the open-file limit (systemd's
+How many connections are open at once is bounded by the open-file limit (the unit's
 `LimitNOFILE=`); a reverse proxy in front (nginx's `limit_conn`) bounds it per client.
 """
 
 from __future__ import annotations
 
 import logging
-import resource
 import socket
 import sys
 from collections.abc import Callable
@@ -92,14 +91,3 @@ def listening_socket(settings: Settings) -> socket.socket:
         sock.close()
         raise
     return sock
-
-
-def raise_open_file_limit() -> None:
-    """Raise the soft open-file limit to the hard one: each connection takes a descriptor, and
-    systemd starts services with a soft limit of 1024."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (ValueError, OSError) as error:
-            log.warning("cannot raise the open-file limit to %d: %s", hard, error)

@@ -1,5 +1,5 @@
 """Resource bounds not already tested where they live, each at and just past its edge: the
-connection settings, the open-file limit, the page cache, the feed size, and how a
+connection settings, the page cache, the feed size, and how a
 malformed request is logged. (Article size: test_library.py; request sizes, connections and
 timeouts on the wire: test_hostile.py.)"""
 
@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.http_exceptions import BadHttpMessage
 
-from feedd import listener, urls
+from feedd import urls
 from feedd.article import parse
 from feedd.config import Settings, SettingsError, load_settings
-from feedd.listener import ClientErrorLog, raise_open_file_limit
+from feedd.listener import ClientErrorLog
 from feedd.ondemand import PageCache
 from feedd.render import render_site
 
@@ -44,39 +43,6 @@ def test_connection_settings_at_and_past_their_edge(key: str, accepted: str, ref
 def test_connection_defaults() -> None:
     settings = Settings()
     assert (settings.keepalive_timeout, settings.send_timeout) == (15.0, 60.0)
-
-
-# --- the open-file limit -----------------------------------------------------------------------
-
-
-class Limits:
-    """RLIMIT_NOFILE as the test sets it."""
-
-    def __init__(self, soft: int, hard: int) -> None:
-        self.soft, self.hard = soft, hard
-
-    def get(self, which: int) -> tuple[int, int]:
-        assert which == resource.RLIMIT_NOFILE
-        return self.soft, self.hard
-
-    def set(self, which: int, limits: tuple[int, int]) -> None:
-        assert which == resource.RLIMIT_NOFILE and limits[1] == self.hard
-        if limits[0] > self.hard:
-            raise ValueError("not allowed to raise maximum limit")
-        self.soft = limits[0]
-
-
-@pytest.fixture
-def limits(monkeypatch: pytest.MonkeyPatch) -> Limits:
-    fake = Limits(1024, 524288)  # what systemd gives a service
-    monkeypatch.setattr(listener.resource, "getrlimit", fake.get)
-    monkeypatch.setattr(listener.resource, "setrlimit", fake.set)
-    return fake
-
-
-def test_the_soft_open_file_limit_is_raised_to_the_hard_one(limits: Limits) -> None:
-    raise_open_file_limit()
-    assert limits.soft == limits.hard
 
 
 # --- the page cache ----------------------------------------------------------------------------
