@@ -12,11 +12,12 @@ from typing import Any
 
 from feedd import __version__
 from feedd.config import Settings, SettingsError, load_settings, setting_help
-from feedd.library import Library, article_loader, display_path, open_library
-from feedd.listings import ListingRenderer, listing
-from feedd.output import write_site
-from feedd.render import PageRenderer, Renderer
-from feedd.site import Resource
+from feedd.library.library import Library, article_loader, display_path, open_library
+from feedd.publish.folder import write_site
+from feedd.render.listings import ListingRenderer, listing
+from feedd.render.pages import PageRenderer
+from feedd.render.renderer import Renderer
+from feedd.render.site import Resource
 
 log = logging.getLogger("feedd")
 
@@ -178,6 +179,6 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from feedd.daemon import run  # aiohttp and watchfiles load only for the daemon
+    from feedd.serve.daemon import run  # aiohttp and watchfiles load only for the daemon
 
     return run(settings, reload_settings=lambda: _settings(args))

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from feedd.article import Article, ArticleError, Head, entry_id, parse, parse_head
-from feedd.byline import parse_byline
+from feedd.parse.article import Article, ArticleError, Head, entry_id, parse, parse_head
+from feedd.parse.byline import parse_byline
 
 KARACHI = ZoneInfo("Asia/Karachi")
 MTIME = datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC).timestamp()

@@ -14,11 +14,11 @@ import pytest
 from aiohttp.http_exceptions import BadHttpMessage
 
 from feedd import urls
-from feedd.article import parse
 from feedd.config import Settings, SettingsError, load_settings
-from feedd.listener import ClientErrorLog
-from feedd.ondemand import PageCache
-from feedd.render import render_site
+from feedd.parse.article import parse
+from feedd.render.whole import render_site
+from feedd.serve.listener import ClientErrorLog
+from feedd.serve.ondemand import PageCache
 
 # --- the connection settings -------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from feedd.byline import _EXACT_SHAPE, Byline, _match_exactly, parse_byline
+from feedd.parse.byline import _EXACT_SHAPE, Byline, _match_exactly, parse_byline
 
 JAN2 = date(2021, 1, 2)
 

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedd import reading
-from feedd.article import Head
-from feedd.cache import ArticleCache, Stored, cache_path
 from feedd.config import Settings
-from feedd.library import Library
-from feedd.reading import read_heads, read_many
+from feedd.library import reading
+from feedd.library.cache import ArticleCache, Stored, cache_path
+from feedd.library.library import Library
+from feedd.library.reading import read_heads, read_many
+from feedd.parse.article import Head
 
 
 def article(title: str, day: str = "2021-01-02", source: str = "Wire") -> str:
@@ -149,7 +149,7 @@ def test_what_changed_while_away_ends_as_a_cold_scan_of_the_folder_would(
     process, or here on one core): every change made while feedd was stopped must come out as
     a cold scan sees it, and only rejections that still stand are reported."""
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    monkeypatch.setattr("feedd.library.PARALLEL_FROM", 1)  # another process even for a few
+    monkeypatch.setattr("feedd.library.library.PARALLEL_FROM", 1)  # another process even for a few
     cache_file = tmp_path / "cache.sqlite3"
     (seeds / "gone-bad.txt").write_text("\n")
     (seeds / "still-bad.txt").write_text("\n")
@@ -441,7 +441,7 @@ def test_workers_start_while_the_paths_come_and_killed_ones_leave_the_rest_read_
                     process.kill()
             yield path
 
-    with caplog.at_level(logging.WARNING, logger="feedd.reading"):
+    with caplog.at_level(logging.WARNING, logger="feedd.library.reading"):
         survived = list(read_heads(str(tmp_path), walking(), settings))
     assert "worker processes failed" in caplog.text
     monkeypatch.setattr(reading, "PARALLEL_FROM", 10**9)
@@ -509,7 +509,7 @@ def test_a_first_scan_of_many_files_ends_as_reading_them_one_by_one_does(
     whole articles one by one. Both must give the same library: entries, pages, order,
     rejections, warnings and signatures (a file signed wrongly is read again at every rescan,
     or never)."""
-    monkeypatch.setattr("feedd.reading.PARALLEL_FROM", parallel_from)
+    monkeypatch.setattr("feedd.library.reading.PARALLEL_FROM", parallel_from)
     seeds, outside = tmp_path / "seeds", tmp_path / "outside"
     outside.mkdir()
     for i in range(300):
@@ -531,7 +531,7 @@ def test_a_first_scan_of_many_files_ends_as_reading_them_one_by_one_does(
     first = library(seeds, tmp_path / "first.sqlite3", **options)
     first_changes = first.scan()
     one_by_one = library(seeds, tmp_path / "other.sqlite3", **options)
-    monkeypatch.setattr("feedd.library._BULK", 10**9)  # so few: read one by one, whole
+    monkeypatch.setattr("feedd.library.library._BULK", 10**9)  # so few: read one by one, whole
     changes = one_by_one.scan()
     assert first.entries == one_by_one.entries and len(first.entries) == 303
     assert first.pages == one_by_one.pages

@@ -40,7 +40,9 @@ from serving import (
     without_file_permission_bypass,
 )
 
-from feedd import cli, output, watch
+from feedd import cli
+from feedd.publish import folder as output
+from feedd.update import watch
 
 _LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
 # How long a test waits for what a fixed feedd would do at once (polling sees a file within
@@ -318,7 +320,7 @@ def test_watcher_raising_is_restarted_and_rescans(
         on_rescan=rescans.release,
         is_candidate=lambda path: path.endswith(".txt"),
     )
-    with caplog.at_level(logging.WARNING, logger="feedd.watch"):
+    with caplog.at_level(logging.WARNING, logger="feedd.update.watch"):
         watcher.start()
         try:
             assert rescans.acquire(timeout=10), "the first rescan, once watching"

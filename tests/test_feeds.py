@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from feedd import feeds, urls
-from feedd.article import Article, ArticleError, entry_id, parse
+from feedd import urls
 from feedd.config import Settings
-from feedd.render import render_site
+from feedd.parse.article import Article, ArticleError, entry_id, parse
+from feedd.render import feeds
+from feedd.render.whole import render_site
 
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
 KARACHI = ZoneInfo("Asia/Karachi")

@@ -13,8 +13,8 @@ from types import ModuleType
 import feedparser
 import pytest
 
-from feedd import feeds
-from feedd.article import parse
+from feedd.parse.article import parse
+from feedd.render import feeds
 
 FUZZ = Path(__file__).resolve().parent / "fuzz"
 CORPUS = FUZZ / "corpus"

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedd import urls
-from feedd.article import Article, entry_id
 from feedd.config import Settings
-from feedd.render import render_site
-from feedd.site import Site
+from feedd.parse.article import Article, entry_id
+from feedd.render.site import Site
+from feedd.render.whole import render_site
 
 SETTINGS = Settings(base_url="https://news.example/", max_entries=4)
 HISTORY = "{http://purl.org/syndication/history/1.0}archive"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from serving import Daemon, article, running_daemon, wait_for
 
-from feedd.listener import MAX_HEADERS, MAX_LINE_BYTES
+from feedd.serve.listener import MAX_HEADERS, MAX_LINE_BYTES
 
 MiB = 1024 * 1024
 TITLES = {"Alpha", "Bravo", "Huge"}
@@ -547,5 +547,3 @@ def _unfinished_head(size: int) -> bytes:
         head += b"X-%03d: " % field + b"v" * (8000 - 9) + b"\r\n"
         field += 1
     return head + b"X-Last: " + b"v" * (size - len(head) - 8)
-
-

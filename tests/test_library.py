@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedd import reading
-from feedd.candidates import Candidates
 from feedd.config import load_settings
-from feedd.library import Key, Library, display_path
+from feedd.library import reading
+from feedd.library.candidates import Candidates
+from feedd.library.library import Key, Library, display_path
 
 ARTICLE = "date 2021-02-03 Wire\n{title}\n\nBody of {title}.\n"
 

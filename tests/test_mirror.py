@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from feedd import output, urls
+from feedd import urls
 from feedd.config import Settings
-from feedd.library import Library, article_loader
-from feedd.listings import ListingRenderer, listing, on_demand_feeds
-from feedd.mirror import Mirror
-from feedd.render import PageRenderer, Renderer
-from feedd.site import Site
+from feedd.library.library import Library, article_loader
+from feedd.publish import folder as output
+from feedd.publish.mirror import Mirror
+from feedd.render.listings import ListingRenderer, listing, on_demand_feeds
+from feedd.render.pages import PageRenderer
+from feedd.render.renderer import Renderer
+from feedd.render.site import Site
 
 SOURCES = ("TASS", "Meridian Wire", "UrduPoint.com")
 
@@ -137,7 +139,7 @@ def test_a_folder_it_cannot_write_is_retried_and_caught_up(
     mirror = Mirror(out)
     mirror.start()
     try:
-        with caplog.at_level(logging.ERROR, logger="feedd.mirror"):
+        with caplog.at_level(logging.ERROR, logger="feedd.publish.mirror"):
             changes = library.scan()
             mirror.publish(renderer.site(library), changes.changed, settings)
             assert not mirror.wait_idle(0.5)  # failed, and waiting to retry

@@ -44,7 +44,7 @@ from serving import Daemon, inotify_limits, running_daemon, wait_for
 
 from feedd import urls
 from feedd.config import Settings
-from feedd.library import Library
+from feedd.library.library import Library
 
 EXAMPLES = int(os.environ.get("MODEL_EXAMPLES", "16"))
 STEPS = int(os.environ.get("MODEL_STEPS", "30"))

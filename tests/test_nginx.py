@@ -21,7 +21,7 @@ import lxml.etree
 import pytest
 from serving import article, running_daemon, wait_for
 
-from feedd.article import entry_id
+from feedd.parse.article import entry_id
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 pytestmark = pytest.mark.skipif(
@@ -281,6 +281,6 @@ def collect(server: Nginx, start: str) -> list[str]:
 def test_the_shipped_nginx_conf_says_what_feedd_says(tmp_path: Path) -> None:
     """The CSP in deploy/nginx.conf is the one feedd sends (its stylesheet hash changes with
     the stylesheet), and nginx accepts the file."""
-    from feedd.pages import CONTENT_SECURITY_POLICY
+    from feedd.render.pages import CONTENT_SECURITY_POLICY
 
     assert f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'none'" in CONF.read_text()

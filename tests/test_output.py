@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from feedd import site as site_module
 from feedd import urls
-from feedd.output import MANIFEST, file_name, write_site
-from feedd.site import Site, make_resource
+from feedd.publish.folder import MANIFEST, file_name, write_site
+from feedd.render import site as site_module
+from feedd.render.site import Site, make_resource
 
 
 def make_site(pages: dict[str, str], feed: str = "feed") -> Site:

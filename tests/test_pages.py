@@ -14,11 +14,13 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from feedd import output, pages, urls
-from feedd.article import Article, entry_id
+from feedd import urls
 from feedd.config import Settings
-from feedd.render import render_site
-from feedd.site import Site
+from feedd.parse.article import Article, entry_id
+from feedd.publish import folder as output
+from feedd.render import pages
+from feedd.render.site import Site
+from feedd.render.whole import render_site
 
 SETTINGS = Settings(base_url="https://news.example/wire/", title="Wire", author="The Desk")
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)> & \"q\" </p>"

@@ -15,11 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feedd import urls
-from feedd.article import Article, entry_id
 from feedd.config import Settings
-from feedd.library import Library
-from feedd.render import render_site
-from feedd.site import Site
+from feedd.library.library import Library
+from feedd.parse.article import Article, entry_id
+from feedd.render.site import Site
+from feedd.render.whole import render_site
 
 SETTINGS = Settings(base_url="https://news.example/")
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -108,7 +108,7 @@ def test_two_files_sharing_a_page_publish_the_newer_and_say_so(
 ) -> None:
     settings = Settings(base_url="https://news.example/", include=("*",))
     older, newer = article("x", 1), article("x.txt", 2)
-    with caplog.at_level(logging.WARNING, logger="feedd.render"):
+    with caplog.at_level(logging.WARNING, logger="feedd.render.whole"):
         site = render_site({a.path: a for a in (older, newer)}, 0, settings)
     assert b"Title of x.txt" in site.resources["/articles/x.html"].body
     assert "x is not published as a page" in caplog.text

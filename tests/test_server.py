@@ -12,11 +12,11 @@ import feedparser
 import pytest
 from aiohttp.test_utils import TestClient
 
-from feedd.article import parse
 from feedd.config import load_settings
-from feedd.render import render_site
-from feedd.server import Published, accepts_gzip, create_app, etag_matches
-from feedd.site import http_date
+from feedd.parse.article import parse
+from feedd.render.site import http_date
+from feedd.render.whole import render_site
+from feedd.serve.app import Published, accepts_gzip, create_app, etag_matches
 
 MTIME = datetime(2021, 1, 5, 12, 0, tzinfo=UTC).timestamp()
 

@@ -15,7 +15,7 @@ import lxml.etree
 import pytest
 from serving import Daemon, article, running_daemon, wait_for
 
-from feedd.article import entry_id
+from feedd.parse.article import entry_id
 
 HISTORY = "{http://purl.org/syndication/history/1.0}archive"
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedd.text import NotText, binary_reason, clean, decode, text_of
+from feedd.parse.text import NotText, binary_reason, clean, decode, text_of
 
 # The complement of XML 1.0's `Char` production.
 XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

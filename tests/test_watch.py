@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from serving import wait_for
 
-from feedd import watch
-from feedd.watch import FolderWatcher, relative_paths
+from feedd.update import watch
+from feedd.update.watch import FolderWatcher, relative_paths
 
 ROOT = "/srv/feedd/seeds"
 

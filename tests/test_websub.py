@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from feedd.site import ATOM, HTML, JSON_FEED, Site, SourceFeed, make_resource
-from feedd.websub import HubNotifier, changed_feeds
+from feedd.publish.websub import HubNotifier, changed_feeds
+from feedd.render.site import ATOM, HTML, JSON_FEED, Site, SourceFeed, make_resource
 
 
 @dataclass

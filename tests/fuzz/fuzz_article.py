@@ -44,13 +44,14 @@ else:
     _instrumented = contextlib.nullcontext()
 
 with _instrumented:
-    from feedd import feeds, site, urls
-    from feedd.article import Article, ArticleError, parse
-    from feedd.candidates import Candidates
+    from feedd import urls
     from feedd.config import Settings
-    from feedd.reading import display_path
-    from feedd.render import render_site
-    from feedd.site import Resource
+    from feedd.library.candidates import Candidates
+    from feedd.library.reading import display_path
+    from feedd.parse.article import Article, ArticleError, parse
+    from feedd.render import feeds, site
+    from feedd.render.site import Resource
+    from feedd.render.whole import render_site
 
 DICTIONARY = Path(__file__).with_name("article.dict")
 ENVELOPE = b"\x1e\x1e"

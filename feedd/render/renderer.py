@@ -1,32 +1,30 @@
 """Articles in, a `Site` out: feeds and index built, compressed and tagged before they are served.
 
 The `Renderer` keeps each entry's serialized forms, so an update re-renders only the articles
-that changed, and only when the newest articles changed at all. Article pages are built on
-demand by a `PageRenderer` (`feedd serve`) or all at once (`render_site`, `feedd build`).
+that changed, and only when the newest articles changed at all. Article pages, archive pages
+and the sources' feeds are left to be built on demand (`pages.PageRenderer`,
+`listings.ListingRenderer`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import immutables
 from markupsafe import Markup
 
-from feedd import feeds, opml, pages, site, urls
-from feedd.archive import Archive
-from feedd.article import Article
+from feedd import urls
 from feedd.config import Settings
-from feedd.feeds import FeedHead
-from feedd.library import Entry, Library
-from feedd.listings import ListingRenderer, listing, on_demand_feeds
-from feedd.site import Resource, Site, SourceFeed, make_resource
-
-log = logging.getLogger(__name__)
+from feedd.library.library import Library
+from feedd.parse.article import Article
+from feedd.render import feeds, opml, pages, site
+from feedd.render.archive import Archive
+from feedd.render.feeds import FeedHead
+from feedd.render.site import Resource, Site, SourceFeed, make_resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +68,7 @@ class Renderer:
             resources = self.documents(newest, older, names)
             carried = newest[: self.carried]
             archive = Archive(
-                library.archived(_key(carried[-1]) if carried else None),
+                library.archived(article_key(carried[-1]) if carried else None),
                 self.settings.max_entries,
             )
             page = archive.newest()
@@ -163,9 +161,7 @@ class Renderer:
         self._last = key, documents, self.carried
         return documents
 
-    def _resource(
-        self, path: str, body: bytes, kind: str, updated: datetime | None
-    ) -> Resource:
+    def _resource(self, path: str, body: bytes, kind: str, updated: datetime | None) -> Resource:
         """The document at `path`: the one served before if its bytes are the same, else a new
         one, its Last-Modified moved past the one served before.
 
@@ -236,107 +232,12 @@ def _fit(
     return document, count
 
 
-def _key(article: Article) -> tuple[datetime, datetime, str]:
+def article_key(article: Article) -> tuple[datetime, datetime, str]:
     """The article's place in the library's order (`Entry.key`)."""
     return article.published, article.updated, article.path
-
-
-def article_resource(article: Article, settings: Settings) -> Resource:
-    """The page of `article`, ready to send."""
-    return make_resource(pages.article_page(article, settings), site.HTML, article.updated)
-
-
-class PageRenderer:
-    """Builds an article's page from its entry, reading the article with `load` (None: gone)."""
-
-    def __init__(self, settings: Settings, load: Callable[[Entry], Article | None]) -> None:
-        self.settings = settings
-        self._load = load
-
-    def __call__(self, entry: Entry) -> Resource | None:
-        article = self._load(entry)
-        if article is None:
-            return None
-        return article_resource(article, self.settings)
 
 
 def main_head(settings: Settings, suffix: str, older: str | None) -> FeedHead:
     """The head of a main feed: its hubs, and its link to the newest archive page."""
     links = (("prev-archive", urls.archive_path(older, suffix)),) if older else ()
     return FeedHead(urls.MAIN_FEEDS[suffix], links=links, hubs=settings.hubs)
-
-
-def render_site(
-    articles: Mapping[str, Article],
-    rejected: int,
-    settings: Settings,
-    previous: Site | None = None,
-    changed: Collection[str] = (),
-) -> Site:
-    """The whole site for `articles` (keyed by relative path), every document built: the
-    feeds, the index, every page, archive page and source feed.
-
-    With the `previous` site (rendered with the same settings) and the paths `changed` since,
-    pages that did not change are reused rather than rendered again.
-    """
-    ordered = feeds.newest_first(list(articles.values()))
-    count = settings.max_entries
-    entries = {
-        a.path: Entry(a.path, urls.article_path(a.path), a.published, a.updated, a.source)
-        for a in ordered
-    }
-    by_source: dict[str, list[Entry]] = {}
-    for article in ordered:
-        if article.source is not None:
-            by_source.setdefault(article.source, []).append(entries[article.path])
-    sources = {
-        urls.source_slug(name): SourceFeed(name, tuple(listed[:count]))
-        for name, listed in by_source.items()
-    }
-    renderer = Renderer(settings)
-    older: str | None = None
-    for _ in range(3):  # as in Renderer.site: the archive starts below what the feeds carried
-        documents = renderer.documents(ordered[:count], older, sorted(by_source))
-        archived = ordered[renderer.carried :]
-        archive = Archive(tuple(_key(a) for a in reversed(archived)), count)
-        page = archive.newest()
-        if (page.name if page else None) == older:
-            break
-        older = page.name if page else None
-    resources = dict(documents)
-    for article in ordered:
-        path = urls.article_path(article.path)
-        if path in resources:
-            # Only with `include` patterns beyond *.txt: `x` and `x.txt` share `x.html`.
-            log.warning(
-                "%s is not published as a page: a newer article has its address %s",
-                article.path,
-                path,
-            )
-            continue
-        reusable = (
-            previous.resources.get(path) if previous and article.path not in changed else None
-        )
-        resources[path] = reusable or article_resource(article, settings)
-    pages = {entry.page: entry for entry in entries.values()}
-    site_ = Site.create(
-        resources,
-        articles=0,
-        rejected=0,
-        updated=None,
-        pages=pages,
-        archive=archive,
-        sources=sources,
-    )
-    build = ListingRenderer(settings, lambda entry: articles.get(entry.path))
-    for path in on_demand_feeds(site_):
-        found = listing(site_, path, settings)
-        built = build(found) if found is not None else None
-        if built is not None:
-            resources[path] = built
-    return Site.create(
-        resources,
-        articles=len(ordered),
-        rejected=rejected,
-        updated=feeds.last_updated(ordered) if ordered else None,
-    )

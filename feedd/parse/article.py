@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 from dateutil import parser as dateparser
 
-from feedd.byline import Byline, parse_byline
-from feedd.text import NotText, text_of
+from feedd.parse.byline import Byline, parse_byline
+from feedd.parse.text import NotText, text_of
 
 # Bump when a change here would parse the same bytes differently: it invalidates caches.
 PARSER_VERSION = 3  # 3: header dates in any of the shapes the header admits

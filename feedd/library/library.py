@@ -30,11 +30,10 @@ from typing import NamedTuple, overload
 import immutables
 
 from feedd import urls
-from feedd.article import Article, ArticleError, Head
-from feedd.cache import ArticleCache, Rows, Stored, cache_path
-from feedd.candidates import Candidates, Found, Signature, walk_everything
 from feedd.config import Settings
-from feedd.reading import (
+from feedd.library.cache import ArticleCache, Rows, Stored, cache_path
+from feedd.library.candidates import Candidates, Found, Signature, walk_everything
+from feedd.library.reading import (
     PARALLEL_FROM,
     UNSIGNED,
     Heads,
@@ -47,6 +46,7 @@ from feedd.reading import (
     transient,
     worker_pool,
 )
+from feedd.parse.article import Article, ArticleError, Head
 
 __all__ = [
     "Changes",

@@ -15,17 +15,17 @@ from pathlib import Path
 from aiohttp import web
 
 from feedd import urls
-from feedd.candidates import Candidates
 from feedd.config import Settings, SettingsError
-from feedd.listener import listening_socket
-from feedd.mirror import Mirror
-from feedd.ondemand import Documents
-from feedd.publisher import Publisher, Update
-from feedd.server import Published, create_app
-from feedd.site import Site
-from feedd.systemd import Notifier
-from feedd.watch import FolderWatcher
-from feedd.websub import HubNotifier, changed_feeds
+from feedd.library.candidates import Candidates
+from feedd.publish.mirror import Mirror
+from feedd.publish.websub import HubNotifier, changed_feeds
+from feedd.render.site import Site
+from feedd.serve.app import Published, create_app
+from feedd.serve.listener import listening_socket
+from feedd.serve.ondemand import Documents
+from feedd.serve.systemd import Notifier
+from feedd.update.updater import Publisher, Update
+from feedd.update.watch import FolderWatcher
 
 log = logging.getLogger(__name__)
 

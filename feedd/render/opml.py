@@ -10,7 +10,7 @@ from lxml import etree
 
 from feedd import urls
 from feedd.config import Settings
-from feedd.site import http_date
+from feedd.render.site import http_date
 
 
 def opml_document(sources: Sequence[str], updated: datetime | None, settings: Settings) -> bytes:

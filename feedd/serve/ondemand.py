@@ -13,10 +13,10 @@ from collections.abc import Callable, Hashable
 from typing import Final, Generic, Literal, TypeVar
 
 from feedd.config import Settings
-from feedd.library import Entry, article_loader
-from feedd.listings import Listing, ListingRenderer, listing
-from feedd.render import PageRenderer
-from feedd.site import Resource, Site
+from feedd.library.library import Entry, article_loader
+from feedd.render.listings import Listing, ListingRenderer, listing
+from feedd.render.pages import PageRenderer
+from feedd.render.site import Resource, Site
 
 K = TypeVar("K", bound=Hashable)
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from feedd.config import Settings
-from feedd.library import Changes, Library, display_path, open_library
-from feedd.render import Renderer
-from feedd.site import Site
+from feedd.library.library import Changes, Library, display_path, open_library
+from feedd.render.renderer import Renderer
+from feedd.render.site import Site
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +124,7 @@ class Publisher:
                 rescan = bool(reloads) or any(isinstance(r, (_Rescan, type(None))) for r in batch)
                 started = time.monotonic()
                 paths = _union(batch)
-                scan = (
-                    library.scan(checked_later=first and self.rescanned_soon) if rescan else None
-                )
+                scan = library.scan(checked_later=first and self.rescanned_soon) if rescan else None
                 changes = Changes.merged(scan, library.apply(paths) if paths else None)
                 first = False
                 if rescan:

@@ -22,8 +22,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from feedd.article import PARSER_VERSION, Head
 from feedd.config import Settings
+from feedd.parse.article import PARSER_VERSION, Head
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +199,7 @@ _Selected = tuple[tuple[tuple[Any, ...], ...], tuple[tuple[Any, ...], ...]]
 
 def _select(db: sqlite3.Connection) -> _Selected:
     articles = db.execute(
-        "SELECT path, version, published, updated, source, warnings FROM files"
-        " WHERE reason IS NULL"
+        "SELECT path, version, published, updated, source, warnings FROM files WHERE reason IS NULL"
     ).fetchall()
     others = db.execute(
         "SELECT path, version, published, updated, source, warnings, reason FROM files"

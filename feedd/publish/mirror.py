@@ -21,13 +21,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from feedd import output, urls
-from feedd.archive import Archive, Page
+from feedd import urls
 from feedd.config import Settings
-from feedd.library import OrderPrefix, article_loader
-from feedd.listings import ListingRenderer, listing
-from feedd.render import PageRenderer
-from feedd.site import Resource, Site
+from feedd.library.library import OrderPrefix, article_loader
+from feedd.publish import folder
+from feedd.render.archive import Archive, Page
+from feedd.render.listings import ListingRenderer, listing
+from feedd.render.pages import PageRenderer
+from feedd.render.site import Resource, Site
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ class _Written:
             found = listing(site, path, settings)
             return listings(found) if found is not None else None
 
-        stats = output.write_site(
+        stats = folder.write_site(
             site, out, PageRenderer(settings, load), render_listing=render_listing
         )
         log.info(
@@ -172,7 +173,7 @@ class _Written:
             stats.removed,
             time.monotonic() - started,
         )
-        return cls(out, site, settings, output.read_manifest(out.resolve()))
+        return cls(out, site, settings, folder.read_manifest(out.resolve()))
 
     def update(self, site: Site, changed: frozenset[str]) -> None:
         old, settings = self.site, self.settings
@@ -222,14 +223,14 @@ class _Written:
             if old.resources.get(path) is not resource
         ]
         gone += [path for path in old.resources if path not in site.resources]
-        added = {output.file_name(p) + s for p, _ in first + last for s in ("", ".gz")} - self.names
+        added = {folder.file_name(p) + s for p, _ in first + last for s in ("", ".gz")} - self.names
         if added:  # listed before they are written, so a crash never leaves a file unlisted
             self.names |= added
             self.save_manifest(force=True)
-        output.write_files(self.out, first)
-        output.write_files(self.out, last)
-        removed = {output.file_name(p) + s for p in gone for s in ("", ".gz")} & self.names
-        output.remove_files(self.out, removed)
+        folder.write_files(self.out, first)
+        folder.write_files(self.out, last)
+        removed = {folder.file_name(p) + s for p in gone for s in ("", ".gz")} & self.names
+        folder.remove_files(self.out, removed)
         if removed:
             self.names -= removed
             self._manifest_stale = True
@@ -249,7 +250,7 @@ class _Written:
             self._manifest_stale
             and time.monotonic() - self._manifest_saved > _MANIFEST_EVERY_SECONDS
         ):
-            output.write_manifest(self.out, self.names)
+            folder.write_manifest(self.out, self.names)
             self._manifest_saved, self._manifest_stale = time.monotonic(), False
 
 

@@ -17,14 +17,14 @@ from typing import Protocol
 from aiohttp import hdrs, web
 from multidict import CIMultiDict
 
-from feedd import site as kinds
 from feedd import urls
 from feedd.config import Settings
-from feedd.listener import handler_args
-from feedd.metrics import Metrics
-from feedd.ondemand import Found
-from feedd.pages import CONTENT_SECURITY_POLICY
-from feedd.site import Site
+from feedd.render import site as kinds
+from feedd.render.pages import CONTENT_SECURITY_POLICY
+from feedd.render.site import Site
+from feedd.serve.listener import handler_args
+from feedd.serve.metrics import Metrics
+from feedd.serve.ondemand import Found
 
 _ALLOWED = "GET, HEAD"
 _SECURITY_HEADERS = {

@@ -14,7 +14,7 @@ import re
 import stat
 from collections.abc import Iterable, Iterator
 
-from feedd.reading import UNSIGNED, Signature, inside
+from feedd.library.reading import UNSIGNED, Signature, inside
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from feedd.archive import Archive
-    from feedd.library import Entry
+    from feedd.library.library import Entry
+    from feedd.render.archive import Archive
 
 ATOM = "application/atom+xml; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"

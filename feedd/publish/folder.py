@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feedd import urls
-from feedd.listings import on_demand_feeds
-from feedd.site import Resource, Site
+from feedd.render.listings import on_demand_feeds
+from feedd.render.site import Resource, Site
 
 if TYPE_CHECKING:
-    from feedd.library import Entry
+    from feedd.library.library import Entry
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from feedd import __version__, urls
-from feedd.site import Site
+from feedd.render.site import Site
 
 if TYPE_CHECKING:
     import aiohttp

@@ -21,8 +21,8 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feedd import __version__, urls
-from feedd.article import Article
 from feedd.config import Settings
+from feedd.parse.article import Article
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SUMMARY_CHARS = 600

@@ -8,17 +8,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import unicodedata
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup
 
 from feedd import urls
-from feedd.article import Article
 from feedd.config import Settings
-from feedd.feeds import summary_text
+from feedd.parse.article import Article
+from feedd.render.feeds import summary_text
+from feedd.render.site import HTML, Resource, make_resource
+
+if TYPE_CHECKING:
+    from feedd.library.library import Entry
 
 CSS = """
 :root{--fg:#1d1d1f;--muted:#5f6368;--bg:#fdfdfc;--rule:#e3e3e0;--link:#0b57d0}
@@ -51,7 +55,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 _ENVIRONMENT = jinja2.Environment(
-    loader=jinja2.PackageLoader("feedd", "templates"),
+    loader=jinja2.PackageLoader("feedd.render", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
@@ -202,3 +206,22 @@ def article_page(article: Article, settings: Settings) -> bytes:
     if article.source:
         common["source_feeds"] = source_links(page, article.source)
     return template.render(article=article, lang=guess.lang, dir=guess.dir, **common).encode()
+
+
+def article_resource(article: Article, settings: Settings) -> Resource:
+    """The page of `article`, ready to send."""
+    return make_resource(article_page(article, settings), HTML, article.updated)
+
+
+class PageRenderer:
+    """Builds an article's page from its entry, reading the article with `load` (None: gone)."""
+
+    def __init__(self, settings: Settings, load: Callable[[Entry], Article | None]) -> None:
+        self.settings = settings
+        self._load = load
+
+    def __call__(self, entry: Entry) -> Resource | None:
+        article = self._load(entry)
+        if article is None:
+            return None
+        return article_resource(article, self.settings)

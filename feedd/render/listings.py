@@ -10,13 +10,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from feedd import feeds, site, urls
-from feedd.archive import Archive
-from feedd.article import Article
+from feedd import urls
 from feedd.config import Settings
-from feedd.feeds import FeedHead
-from feedd.library import Entry
-from feedd.site import Resource, Site, make_resource
+from feedd.library.library import Entry
+from feedd.parse.article import Article
+from feedd.render import feeds, site
+from feedd.render.archive import Archive
+from feedd.render.feeds import FeedHead
+from feedd.render.site import Resource, Site, make_resource
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import NamedTuple, TypeVar
 
-from feedd.article import Article, ArticleError, parse, parse_head
 from feedd.config import Settings
+from feedd.parse.article import Article, ArticleError, parse, parse_head
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
 def _fork_server() -> multiprocessing.context.ForkServerContext:
     """The fork server's context, its server told to import this module before it forks."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["feedd.reading"])
+    context.set_forkserver_preload(["feedd.library.reading"])
     return context
 
 

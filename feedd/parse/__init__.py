@@ -1,0 +1,1 @@
+"""Bytes to an `Article`: the article format, bylines and text, as pure functions."""
