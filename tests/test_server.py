@@ -16,13 +16,13 @@ from feedd.config import load_settings
 from feedd.parse.article import parse
 from feedd.render.site import http_date
 from feedd.render.whole import render_site
-from feedd.serve.app import Published, accepts_gzip, create_app, etag_matches
+from feedd.serve.app import ServerState, accepts_gzip, create_app, etag_matches
 
 MTIME = datetime(2021, 1, 5, 12, 0, tzinfo=UTC).timestamp()
 
 
 @pytest.fixture
-def published() -> Published:
+def state() -> ServerState:
     settings = load_settings(environ={}, overrides={"title": "Test <site>"})
     articles = {
         path: parse(path, text.encode(), mtime=MTIME, tz=ZoneInfo("UTC"))
@@ -31,12 +31,12 @@ def published() -> Published:
             "sub/b c.txt": " date 2021-01-03 Wire\nBravo\n\nBody.\n",
         }.items()
     }
-    return Published(settings, render_site(articles, 1, settings))
+    return ServerState(settings, render_site(articles, 1, settings))
 
 
 @pytest.fixture
-async def client(aiohttp_client, published: Published) -> TestClient:  # type: ignore[no-untyped-def]
-    return await aiohttp_client(create_app(published))  # type: ignore[no-any-return]
+async def client(aiohttp_client, state: ServerState) -> TestClient:  # type: ignore[no-untyped-def]
+    return await aiohttp_client(create_app(state))  # type: ignore[no-any-return]
 
 
 async def test_documents_have_the_right_types_and_headers(client: TestClient) -> None:
@@ -219,18 +219,18 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
 
 
 async def test_before_the_first_site_everything_says_starting(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
-    published = Published(load_settings(environ={}))
-    client = await aiohttp_client(create_app(published))
+    state = ServerState(load_settings(environ={}))
+    client = await aiohttp_client(create_app(state))
     assert (await client.get("/healthz")).status == 503
     response = await client.get("/feed.atom")
     assert response.status == 503 and response.headers["Retry-After"] == "1"
 
 
-async def test_a_swapped_site_is_served_whole(client: TestClient, published: Published) -> None:
-    settings = published.settings
-    assert published.site is not None
+async def test_a_swapped_site_is_served_whole(client: TestClient, state: ServerState) -> None:
+    settings = state.settings
+    assert state.site is not None
     before = (await client.get("/feed.atom")).headers["ETag"]
-    published.site = render_site({}, 0, settings)
+    state.site = render_site({}, 0, settings)
     response = await client.get("/feed.atom")
     assert response.headers["ETag"] != before
     assert feedparser.parse(await response.read()).entries == []

@@ -1,4 +1,4 @@
-"""The watcher: turning watchfiles' absolute paths into the relative paths the publisher reads,
+"""The watcher: turning watchfiles' absolute paths into the relative paths the updater reads,
 and following folders as they come."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def test_the_fast_cut_agrees_with_relpath(batch: list[str]) -> None:
 
 def recording_watcher(root: Path, seen: set[str], on_rescan: Callable[[], None]) -> FolderWatcher:
     """A watcher on `root` (a 4 ms step) that adds every path it hands on to `seen`, and at a
-    rescan every path there is, as the publisher would find them."""
+    rescan every path there is, as the updater would find them."""
 
     def rescan() -> None:
         seen.update(str(path.relative_to(root)) for path in root.rglob("*"))

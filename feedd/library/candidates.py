@@ -19,7 +19,7 @@ from feedd.library.reading import UNSIGNED, Signature, inside
 log = logging.getLogger(__name__)
 
 # What the walk found at a path: a candidate file's signature, or why a folder cannot be listed.
-Found = Signature | str
+WalkResult = Signature | str
 
 _EDITOR_FILES = ("*~", ".#*", "*.swp", "*.swx", "*.tmp", "4913", "#*#")
 
@@ -39,7 +39,7 @@ class Candidates:
         self.root = root
         self._include = _any_of(include)
 
-    def walk(self, start: str, *, signed: bool = True) -> Iterator[tuple[str, Found]]:
+    def walk(self, start: str, *, signed: bool = True) -> Iterator[tuple[str, WalkResult]]:
         """Candidate files under `start` (relative; "" for the root) with their signature,
         and folders that cannot be listed with the reason.
 
@@ -67,7 +67,7 @@ class Candidates:
             if key not in seen:
                 yield from self._walk_dir(start, seen | {key}, signed)
 
-    def walk_paths(self, paths: Iterable[str]) -> Iterator[tuple[str, Found]]:
+    def walk_paths(self, paths: Iterable[str]) -> Iterator[tuple[str, WalkResult]]:
         """What `walk` finds under each of `paths`, checking the folders above them once per
         folder: after a burst of thousands of files, a `stat` each rather than a resolution
         of each file's whole path."""
@@ -119,7 +119,7 @@ class Candidates:
 
     def _walk_dir(
         self, relative: str, seen: set[tuple[int, int]], signed: bool
-    ) -> Iterator[tuple[str, Found]]:
+    ) -> Iterator[tuple[str, WalkResult]]:
         # A stack, not recursion: a folder nested a few thousand deep must not end the walk.
         stack = [(relative, frozenset(seen))]
         while stack:
@@ -165,6 +165,6 @@ class Candidates:
         )
 
 
-def walk_everything(root: str, include: tuple[str, ...]) -> list[tuple[str, Found]]:
+def walk_everything(root: str, include: tuple[str, ...]) -> list[tuple[str, WalkResult]]:
     """`Candidates(root, include).walk("")`, whole: for a walk in another process."""
     return list(Candidates(root, include).walk(""))

@@ -32,13 +32,14 @@ import immutables
 from feedd import urls
 from feedd.config import Settings
 from feedd.library.cache import ArticleCache, Rows, Stored, cache_path
-from feedd.library.candidates import Candidates, Found, Signature, walk_everything
+from feedd.library.candidates import Candidates, WalkResult, walk_everything
 from feedd.library.reading import (
     PARALLEL_FROM,
     UNSIGNED,
     Heads,
     NotACandidate,
     Outcome,
+    Signature,
     display_path,
     read_article,
     read_heads,
@@ -120,7 +121,7 @@ class Entry(NamedTuple):
 
 class _Entries:
     """Entries made from columns of article rows, a batch at a time: a cold scan makes each
-    chunk's while the workers read the next ones (the publisher is idle then), rather than
+    chunk's while the workers read the next ones (the updater is idle then), rather than
     all 100,000 once they are done. `Library._restore_all` puts them in the library."""
 
     def __init__(self) -> None:
@@ -172,7 +173,7 @@ class _Entries:
 
 
 class Library:
-    """Mutable, owned by one writer (the build or the publisher thread).
+    """Mutable, owned by one writer (the build, or the updater thread).
 
     `entries` and `pages` (page URL path to entry, a persistent map: a site keeps the one it was
     rendered with while the library moves on) list what is published; `newest(n)` gives the
@@ -339,13 +340,13 @@ class Library:
         known = set(self.entries) | set(self.rejected)
         return self._refresh(found, known, force=False, progress=progress)
 
-    def _read_all(self, walk: Iterable[tuple[str, Found]], progress: Progress | None) -> Changes:
+    def _read_all(
+        self, walk: Iterable[tuple[str, WalkResult]], progress: Progress | None
+    ) -> Changes:
         """A first scan of many files with nothing known: their heads read (by workers, for
         many more, which start while the walk goes on) and restored column by column, as a
-        warm start's rows are. Taken one by one, they cost the publisher about 25 µs a file,
-        on the cores the workers read with: this took a cold start at 100,000 files from
-        7.0-8.5 s to 6.2-6.8 s. It leaves about 30 MB more resident (what the restore made at
-        once, at its peak)."""
+        warm start's rows are, rather than one by one on the cores the workers read with. The
+        price is what the restore holds at once, at its peak."""
         files: list[str] = []
         rejected: dict[str, Stored] = {}
 
@@ -404,7 +405,7 @@ class Library:
         the folder meanwhile: the walk (a `stat` a file) and making 100,000 entries each take
         about a second of the GIL, and now take it side by side rather than one after the
         other. For a few files, starting that process (0.25 s) would cost more than the walk."""
-        found: dict[str, Found] | None = None
+        found: dict[str, WalkResult] | None = None
         with contextlib.ExitStack() as stack:
             walking = None
             if len(cached) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
@@ -537,7 +538,7 @@ class Library:
 
     def _refresh(
         self,
-        found: dict[str, Found],
+        found: dict[str, WalkResult],
         known: set[str],
         force: bool,
         progress: Progress | None = None,
@@ -634,7 +635,7 @@ class Library:
     def _outcomes(
         self,
         pending: dict[str, Signature | None],
-        found: dict[str, Found],
+        found: dict[str, WalkResult],
         whole: bool,
     ) -> Iterator[tuple[str, int, Outcome | Stored]]:
         """What each pending path is now, and its version (the hash of its signature), read
@@ -705,13 +706,13 @@ class Library:
             self._forget(path)
             return
         if isinstance(result, str):
-            self._unpublish(path)
+            self._remove_entry(path)
             self.rejected[path] = result
             return
         try:
-            self._publish(path, result, bulk, version)
+            self._add_entry(path, result, bulk, version)
         except ArticleError as error:
-            self._unpublish(path)
+            self._remove_entry(path)
             self.rejected[path] = error.reason
             return
         self.rejected.pop(path, None)
@@ -750,9 +751,9 @@ class Library:
         if self._signatures.pop(path, None) is not None:
             self._unsaved.add(path)
         self.rejected.pop(path, None)
-        return {path} if self._unpublish(path) else set()
+        return {path} if self._remove_entry(path) else set()
 
-    def _unpublish(self, path: str) -> bool:
+    def _remove_entry(self, path: str) -> bool:
         entry = self.entries.pop(path, None)
         if entry is None:
             return False
@@ -775,14 +776,14 @@ class Library:
         self._whole.pop(path, None)
         return True
 
-    def _publish(self, path: str, result: Article | Head, bulk: bool, version: int) -> None:
+    def _add_entry(self, path: str, result: Article | Head, bulk: bool, version: int) -> None:
         page = urls.article_path(path)
         owner = (self._pages_edit if self._pages_edit is not None else self.pages).get(page)
         if owner is not None and owner.path != path:
             # Only with `include` patterns beyond *.txt: `x` and `x.txt` would share `x.html`.
             raise ArticleError(f"its page {page} is already the page of {owner.path}")
         newest_change = self._last_updated
-        self._unpublish(path)
+        self._remove_entry(path)
         entry = Entry(path, page, result.published, result.updated, _shared(result.source), version)
         if newest_change is not None and entry.updated >= newest_change:
             # The newest yet; and the newest article read again (every event re-reads it)

@@ -36,7 +36,7 @@ _LATEST_MTIME = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
 
 
 class ArticleError(ValueError):
-    """The file is not an article; `reason` says why, in a publisher's words."""
+    """The file is not an article; `reason` says why, in words for whoever wrote it."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

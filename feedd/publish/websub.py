@@ -67,8 +67,8 @@ class HubNotifier:
     def start(self) -> None:
         if not self.hubs:
             return
-        # aiohttp's client loads only where there are hubs to ping: without it, the publishing
-        # process is ready to scan 0.25 s sooner (its SSL context alone takes 0.1 s).
+        # aiohttp's client loads only where there are hubs to ping: loading it (its SSL
+        # context above all) would hold up the first scan.
         import aiohttp
 
         self._session = aiohttp.ClientSession(

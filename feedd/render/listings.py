@@ -1,7 +1,7 @@
 """Feeds built on demand, not with every update: archive pages (RFC 5005) and each source's
-feeds. A `Listing` says what one lists and how it introduces itself, resolved from a site's
-snapshot by URL path; a `ListingRenderer` builds it (in the publishing process's executor,
-see `ondemand.py`, for `--publish` and for `feedd build`).
+feeds. A `Listing` says what one lists and how it introduces itself, resolved from a site by
+URL path; a `ListingRenderer` builds it (off the event loop for `feedd serve`, see
+`serve/ondemand.py`, and one at a time for `--publish` and `feedd build`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from feedd import urls
 from feedd.config import Settings
 from feedd.library.library import Entry
 from feedd.parse.article import Article
-from feedd.render import feeds, site
+from feedd.render import feeds
 from feedd.render.archive import Archive
 from feedd.render.feeds import FeedHead
-from feedd.render.site import Resource, Site, make_resource
+from feedd.render.site import ATOM, JSON_FEED, RSS, Resource, Site, make_resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +34,16 @@ class Listing:
         return self.head.self_path[self.head.self_path.rindex(".") :]
 
 
-def listing(site_: Site, path: str, settings: Settings) -> Listing | None:
-    """The on-demand feed at URL path `path` in `site_`, if there is one."""
+def listing(site: Site, path: str, settings: Settings) -> Listing | None:
+    """The on-demand feed at URL path `path` in `site`, if there is one."""
     stem, dot, suffix = path.rpartition(".")
     suffix = dot + suffix
     if suffix not in urls.FEED_SUFFIXES:
         return None
-    if stem.startswith(urls.ARCHIVE) and site_.archive is not None:
-        return _archive_listing(site_, site_.archive, stem[len(urls.ARCHIVE) :], suffix, settings)
+    if stem.startswith(urls.ARCHIVE) and site.archive is not None:
+        return _archive_listing(site, site.archive, stem[len(urls.ARCHIVE) :], suffix, settings)
     if stem.startswith(urls.SOURCES):
-        feed = site_.sources.get(stem[len(urls.SOURCES) :])
+        feed = site.sources.get(stem[len(urls.SOURCES) :])
         if feed is None:
             return None
         head = FeedHead(
@@ -57,7 +57,7 @@ def listing(site_: Site, path: str, settings: Settings) -> Listing | None:
 
 
 def _archive_listing(
-    site_: Site, archive: Archive, name: str, suffix: str, settings: Settings
+    site: Site, archive: Archive, name: str, suffix: str, settings: Settings
 ) -> Listing | None:
     page = archive.page(name)
     if page is None:
@@ -70,7 +70,7 @@ def _archive_listing(
     links.append(("current", urls.MAIN_FEEDS[suffix]))
     entries = []
     for key in reversed(archive.keys[page.start : page.stop]):
-        entry = site_.pages.get(urls.article_path(key[2]))
+        entry = site.pages.get(urls.article_path(key[2]))
         if entry is not None and entry.key == key:
             entries.append(entry)
     head = FeedHead(
@@ -97,9 +97,9 @@ class ListingRenderer:
             return None
         settings, head = self.settings, listing.head
         kinds: dict[str, tuple[str, Callable[[Sequence[Article]], bytes]]] = {
-            ".atom": (site.ATOM, lambda some: feeds.atom(some, settings, head)),
-            ".rss": (site.RSS, lambda some: feeds.rss(some, settings, head)),
-            ".json": (site.JSON_FEED, lambda some: feeds.json_feed(some, settings, head)),
+            ".atom": (ATOM, lambda some: feeds.atom(some, settings, head)),
+            ".rss": (RSS, lambda some: feeds.rss(some, settings, head)),
+            ".json": (JSON_FEED, lambda some: feeds.json_feed(some, settings, head)),
         }
         kind, document = kinds[listing.suffix]
         body = document(articles)
@@ -114,12 +114,12 @@ class ListingRenderer:
         return make_resource(body, kind, updated)
 
 
-def on_demand_feeds(site_: Site) -> list[str]:
-    """The URL paths of every feed `site_` builds on demand: archive pages, then sources."""
+def on_demand_feeds(site: Site) -> list[str]:
+    """The URL paths of every feed `site` builds on demand: archive pages, then sources."""
     paths = []
-    if site_.archive is not None:
-        for page in site_.archive.pages():
+    if site.archive is not None:
+        for page in site.archive.pages():
             paths += [urls.archive_path(page.name, suffix) for suffix in urls.FEED_SUFFIXES]
-    for slug in sorted(site_.sources):
+    for slug in sorted(site.sources):
         paths += [f"{urls.SOURCES}{slug}{suffix}" for suffix in urls.FEED_SUFFIXES]
     return paths

@@ -21,10 +21,21 @@ from feedd import urls
 from feedd.config import Settings
 from feedd.library.library import Library
 from feedd.parse.article import Article
-from feedd.render import feeds, opml, pages, site
+from feedd.render import feeds, opml
 from feedd.render.archive import Archive
 from feedd.render.feeds import FeedHead
-from feedd.render.site import Resource, Site, SourceFeed, make_resource
+from feedd.render.pages import index_document, index_item
+from feedd.render.site import (
+    ATOM,
+    HTML,
+    JSON_FEED,
+    OPML,
+    RSS,
+    Resource,
+    Site,
+    SourceFeed,
+    make_resource,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,31 +132,31 @@ class Renderer:
         # Each feed: its type, its entries' fragments, and how n of them make a document.
         feed_kinds: dict[str, tuple[str, list[bytes], Callable[[list[bytes], int], bytes]]] = {
             urls.ATOM: (
-                site.ATOM,
+                ATOM,
                 [f.atom for f in fragments],
                 lambda parts, n: feeds.atom_document(
                     parts, feeds.last_updated(newest[:n]), settings, heads[".atom"]
                 ),
             ),
             urls.RSS: (
-                site.RSS,
+                RSS,
                 [f.rss for f in fragments],
                 lambda parts, n: feeds.rss_document(
                     parts, feeds.last_updated(newest[:n]), settings, heads[".rss"]
                 ),
             ),
             urls.JSON: (
-                site.JSON_FEED,
+                JSON_FEED,
                 [f.json for f in fragments],
                 lambda parts, n: feeds.json_document(parts, settings, heads[".json"]),
             ),
         }
         bodies = {
             urls.INDEX: (
-                pages.index_document([f.index for f in fragments], settings, sources),
-                site.HTML,
+                index_document([f.index for f in fragments], settings, sources),
+                HTML,
             ),
-            urls.OPML: (opml.opml_document(sources, updated, settings), site.OPML),
+            urls.OPML: (opml.opml_document(sources, updated, settings), OPML),
         }
         counts = []
         for path, (kind, parts, document) in feed_kinds.items():
@@ -195,7 +206,7 @@ class Renderer:
             atom,
             rss,
             feeds.json_item(article, settings),
-            pages.index_item(article, settings),
+            index_item(article, settings),
         )
 
 

@@ -74,7 +74,7 @@ def render_site(
         )
         resources[path] = reusable or article_resource(article, settings)
     pages = {entry.page: entry for entry in entries.values()}
-    site_ = Site.create(
+    site = Site.create(
         resources,
         articles=0,
         rejected=0,
@@ -84,8 +84,8 @@ def render_site(
         sources=sources,
     )
     build = ListingRenderer(settings, lambda entry: articles.get(entry.path))
-    for path in on_demand_feeds(site_):
-        found = listing(site_, path, settings)
+    for path in on_demand_feeds(site):
+        found = listing(site, path, settings)
         built = build(found) if found is not None else None
         if built is not None:
             resources[path] = built

@@ -1,7 +1,7 @@
 """The HTTP face: answers every request from the current `Site`'s prebuilt bytes.
 
 Nothing here reads a file or renders anything; a new `Site` is swapped in by one assignment to
-`Published.site`, so a request sees either the old site or the new one, never a mix.
+`ServerState.site`, so a request sees either the old site or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from multidict import CIMultiDict
 
 from feedd import urls
 from feedd.config import Settings
-from feedd.render import site as kinds
 from feedd.render.pages import CONTENT_SECURITY_POLICY
-from feedd.render.site import Site
+from feedd.render.site import ATOM, HTML, JSON_FEED, RSS, Site
 from feedd.serve.listener import handler_args
 from feedd.serve.metrics import Metrics
-from feedd.serve.ondemand import Found
+from feedd.serve.ondemand import Lookup
 
 _ALLOWED = "GET, HEAD"
 _SECURITY_HEADERS = {
@@ -42,18 +41,17 @@ _SLICE_BYTES = 64 * 1024
 
 
 class Finder(Protocol):
-    """Finds a document `site` does not hold ready: `ondemand.Documents` in process, or the
-    publishing process's over the channel (`channel.RemoteDocuments`)."""
+    """Finds a document `site` does not hold ready (`ondemand.Documents`)."""
 
-    async def find(self, site: Site, path: str) -> Found: ...
+    async def find(self, site: Site, path: str) -> Lookup: ...
 
 
 @dataclass
-class Published:
+class ServerState:
     """What the server answers from, swapped by the daemon: `site` is None until the first
     scan is rendered; `settings` change on SIGHUP. `documents` builds what `site` does not
-    hold ready (none: a site rendered whole, as `feedd build` renders it). `stalled` says
-    whether what publishes new sites has stopped answering (None: nothing to ask)."""
+    hold ready (none: a site rendered whole, every document built). `stalled` says whether
+    what renders new sites has stopped answering (None: nothing to ask)."""
 
     settings: Settings
     site: Site | None = None
@@ -62,20 +60,20 @@ class Published:
     stalled: Callable[[], bool] | None = None
 
 
-PUBLISHED = web.AppKey("published", Published)
+STATE = web.AppKey("state", ServerState)
 
 
-def create_app(published: Published) -> web.Application:
+def create_app(state: ServerState) -> web.Application:
     """The application, with the request-size and idle bounds of `listener.handler_args`
     (sizes and `keepalive_timeout` are read once: changing them takes a restart)."""
 
     def count(status: int) -> None:
-        published.metrics.requests[status] += 1
+        state.metrics.requests[status] += 1
 
-    app = web.Application(handler_args=handler_args(published.settings, count))
-    app[PUBLISHED] = published
-    # `published` bound once rather than looked up through the request at every request.
-    serve = functools.partial(document, published)
+    app = web.Application(handler_args=handler_args(state.settings, count))
+    app[STATE] = state
+    # `state` bound once rather than looked up through the request at every request.
+    serve = functools.partial(document, state)
     app.add_routes(
         [
             web.get("/healthz", healthz),
@@ -90,8 +88,8 @@ def create_app(published: Published) -> web.Application:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    published = request.app[PUBLISHED]
-    site = published.site
+    state = request.app[STATE]
+    site = state.site
     if site is None:
         body = {
             "status": "starting",
@@ -105,7 +103,7 @@ async def healthz(request: web.Request) -> web.Response:
         updated = site.updated.astimezone(UTC).isoformat() if site.updated else None
         # Stalled: the site served is the last good one, but changes to the folder no longer
         # reach it.
-        stalled = published.stalled is not None and published.stalled()
+        stalled = state.stalled is not None and state.stalled()
         body = {
             "status": "stalled" if stalled else "ok",
             "articles": site.articles,
@@ -114,19 +112,19 @@ async def healthz(request: web.Request) -> web.Response:
             "checked": site.checked,
         }
         status = 503 if stalled else 200
-    return _count(published, _dynamic(json.dumps(body), "application/json", status))
+    return _count(state, _dynamic(json.dumps(body), "application/json", status))
 
 
 async def metrics(request: web.Request) -> web.Response:
-    published = request.app[PUBLISHED]
-    site = published.site
-    text = published.metrics.render(
+    state = request.app[STATE]
+    site = state.site
+    text = state.metrics.render(
         articles=site.articles if site else 0, rejected=site.rejected if site else 0
     )
-    return _count(published, _dynamic(text, "text/plain; version=0.0.4; charset=utf-8", 200))
+    return _count(state, _dynamic(text, "text/plain; version=0.0.4; charset=utf-8", 200))
 
 
-async def document(published: Published, request: web.Request) -> web.StreamResponse:
+async def document(state: ServerState, request: web.Request) -> web.StreamResponse:
     """A document of the site: a 200 or a 304, with the gzip variant when the client accepts
     it; feeds carry a Link header to the WebSub hubs when there are any.
 
@@ -136,25 +134,25 @@ async def document(published: Published, request: web.Request) -> web.StreamResp
     folds the case of every name again: about 3% of what a 304 costs in all)."""
     method = request.method
     if method != hdrs.METH_GET and method != hdrs.METH_HEAD:
-        return _count(published, _error(405, "method not allowed", {"Allow": _ALLOWED}))
-    site = published.site
+        return _count(state, _error(405, "method not allowed", {"Allow": _ALLOWED}))
+    site = state.site
     if site is None:
-        return _count(published, _error(503, "starting, try again shortly", {"Retry-After": "1"}))
+        return _count(state, _error(503, "starting, try again shortly", {"Retry-After": "1"}))
     # The router has decoded the path already, all but %2F and %25 (`path_safe`): only with
     # those is it decoded again, into what `request.path` is.
     path = request.rel_url.path_safe
     if "%" in path:
         path = request.path
-    settings = published.settings
+    settings = state.settings
     resource = site.resources.get(path)
-    if resource is None and published.documents is not None:
-        found = await published.documents.find(site, path)
-        if isinstance(found, str):  # UNAVAILABLE: a file it needs cannot be read just now
+    if resource is None and state.documents is not None:
+        lookup = await state.documents.find(site, path)
+        if isinstance(lookup, str):  # UNAVAILABLE: a file it needs cannot be read just now
             retry = {"Retry-After": str(max(1, settings.cache_max_age))}
-            return _count(published, _error(503, "temporarily unavailable", retry))
-        resource = found
+            return _count(state, _error(503, "temporarily unavailable", retry))
+        resource = lookup
     if resource is None:
-        return _count(published, _error(404, "not found"))
+        return _count(state, _error(404, "not found"))
     if path.startswith(urls.ARCHIVE):
         settled = _settled_month(site, path)
         max_age = settings.archive_max_age if settled else settings.cache_max_age
@@ -181,9 +179,9 @@ async def document(published: Published, request: web.Request) -> web.StreamResp
         since = headers.get(hdrs.IF_MODIFIED_SINCE)
         fresh = since is not None and unmodified_since(since, resource.last_modified)
     if fresh:
-        published.metrics.requests[304] += 1
+        state.metrics.requests[304] += 1
         return web.Response(status=304, headers=variant.not_modified)
-    published.metrics.requests[200] += 1
+    state.metrics.requests[200] += 1
     body = resource.gzipped if gzipped else resource.body
     response = web.Response(body=body, headers=variant.full)
     if len(body) > _WHOLE_BYTES and method == hdrs.METH_GET:
@@ -241,7 +239,7 @@ def _prepare(
             hdrs.CACHE_CONTROL: f"public, max-age={max_age}",
             hdrs.VARY: hdrs.ACCEPT_ENCODING,
             **_SECURITY_HEADERS,
-            **(_HTML_HEADERS if content_type == kinds.HTML else _FEED_HEADERS),
+            **(_HTML_HEADERS if content_type == HTML else _FEED_HEADERS),
         }
         if links is not None and content_type in _FEED_TYPES:
             not_modified[hdrs.LINK] = links
@@ -254,7 +252,7 @@ def _prepare(
     return variants[0], variants[1]
 
 
-_FEED_TYPES = frozenset({kinds.ATOM, kinds.RSS, kinds.JSON_FEED})
+_FEED_TYPES = frozenset({ATOM, RSS, JSON_FEED})
 
 
 def _settled_month(site: Site, path: str) -> bool:
@@ -343,6 +341,6 @@ def _error(status: int, message: str, extra: dict[str, str] | None = None) -> we
     )
 
 
-def _count(published: Published, response: web.Response) -> web.Response:
-    published.metrics.requests[response.status] += 1
+def _count(state: ServerState, response: web.Response) -> web.Response:
+    state.metrics.requests[response.status] += 1
     return response

@@ -1,4 +1,4 @@
-"""`feedd serve`: the HTTP server, the watcher and the publisher, under systemd's eye."""
+"""`feedd serve`: the HTTP server, the watcher and the updater, under systemd's eye."""
 
 from __future__ import annotations
 
@@ -20,19 +20,19 @@ from feedd.library.candidates import Candidates
 from feedd.publish.mirror import Mirror
 from feedd.publish.websub import HubNotifier, changed_feeds
 from feedd.render.site import Site
-from feedd.serve.app import Published, create_app
+from feedd.serve.app import ServerState, create_app
 from feedd.serve.listener import listening_socket
 from feedd.serve.ondemand import Documents
 from feedd.serve.systemd import Notifier
-from feedd.update.updater import Publisher, Update
+from feedd.update.updater import Update, Updater
 from feedd.update.watch import FolderWatcher
 
 log = logging.getLogger(__name__)
 
 # A stop must fit well inside the unit's TimeoutStopSec=20: requests in flight get this long
-# to finish, and the publisher as long again to save the cache.
+# to finish, and the updater as long again to save the cache.
 _SHUTDOWN_SECONDS = 3
-_PUBLISHER_STOP_SECONDS = 10
+_UPDATER_STOP_SECONDS = 10
 # Settings the listening socket, the connection handler or the mirror took at startup.
 _FIXED_UNTIL_RESTART = (
     "host",
@@ -48,7 +48,7 @@ def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
     if not settings.seeds.is_dir():
         log.error("%s: not a folder", settings.seeds)
         return 2
-    # The publisher thread parses and renders beside the event loop; the loop lets go of the
+    # The updater thread parses and renders beside the event loop; the loop lets go of the
     # GIL at every system call, and would otherwise wait up to 5 ms to get it back.
     sys.setswitchinterval(0.0001)
     try:
@@ -71,9 +71,9 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
     loop = asyncio.get_running_loop()
     notifier = Notifier(os.environ)
-    published = Published(settings, documents=Documents(settings))
+    state = ServerState(settings, documents=Documents(settings))
     runner = web.AppRunner(
-        create_app(published),
+        create_app(state),
         handle_signals=False,
         access_log=log if settings.access_log else None,
         shutdown_timeout=_SHUTDOWN_SECONDS,
@@ -86,17 +86,17 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         host, port = runner.addresses[0][:2]
         if settings.port == 0:  # links in the feeds must name the port actually bound
             settings = dataclasses.replace(settings, port=port)
-            published.settings = settings
+            state.settings = settings
         log.info("listening on http://%s:%d/ (watching %s)", host, port, settings.seeds)
-        updates = _Updates(published, notifier)
-        publisher = Publisher(
+        updates = _Updates(state, notifier)
+        updater = Updater(
             settings,
             lambda update: loop.call_soon_threadsafe(updates.take, update),
             rescanned_soon=True,  # by the watcher, once the first site is out
             on_reloaded=lambda: loop.call_soon_threadsafe(updates.reloaded),
         )
-        published.stalled = lambda: not publisher.alive()
-        updates.start(publisher)
+        state.stalled = lambda: not updater.alive()
+        updates.start(updater)
 
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -104,16 +104,16 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
 
         def reload() -> None:
             notifier.reloading()
-            new = _reloaded(published.settings, reload_settings)
+            new = _reloaded(state.settings, reload_settings)
             if new is None:
                 notifier.notify("READY=1")  # or systemd would wait on "reloading" for ever
                 return
-            published.settings = new
-            published.documents = Documents(new)
-            updates.reload(new)  # READY=1 once the publisher has published with them
+            state.settings = new
+            state.documents = Documents(new)
+            updates.reload(new)  # READY=1 once the updater is done with the reload
 
         loop.add_signal_handler(signal.SIGHUP, reload)
-        watchdog = asyncio.create_task(notifier.watchdog(publisher.alive))
+        watchdog = asyncio.create_task(notifier.watchdog(updater.alive))
         await stop.wait()
         log.info("stopping: finishing requests in flight")
         notifier.stopping()
@@ -122,19 +122,19 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
     finally:
         await runner.cleanup()
         if updates is not None:
-            await updates.stop(_PUBLISHER_STOP_SECONDS)
+            await updates.stop(_UPDATER_STOP_SECONDS)
     return 0
 
 
 class _Updates:
-    """What follows a new site from the publisher, on the event loop: it is swapped in (the one
+    """What follows a new site from the updater, on the event loop: it is swapped in (the one
     place a new site goes live), counted, announced to systemd, the static copy and the WebSub
     hubs; and the watcher started once the first one is out."""
 
-    def __init__(self, published: Published, notifier: Notifier) -> None:
-        self.published = published
+    def __init__(self, state: ServerState, notifier: Notifier) -> None:
+        self.state = state
         self.notifier = notifier
-        self.settings = published.settings
+        self.settings = state.settings
         self.hubs = HubNotifier(self.settings.hubs)
         self.announced: Site | None = None
         self.mirror: Mirror | None = None
@@ -143,8 +143,8 @@ class _Updates:
         self.reloads = 0
         self.tasks: set[asyncio.Future[None]] = set()
 
-    def start(self, publisher: Publisher) -> None:
-        self.publisher = publisher
+    def start(self, updater: Updater) -> None:
+        self.updater = updater
         loop = asyncio.get_running_loop()
         self.hubs.start()
         if self.settings.publish:
@@ -157,13 +157,13 @@ class _Updates:
             self.mirror.start()
         # Started once the first site is out (in `take`): inotify reports every open of a
         # file, and the first scan opens them all.
-        self.watcher = _watcher(self.settings, publisher)
-        publisher.start()
+        self.watcher = _watcher(self.settings, updater)
+        updater.start()
 
     def take(self, update: Update) -> None:
-        published, site = self.published, update.site
-        published.site = site
-        metrics = published.metrics
+        state, site = self.state, update.site
+        state.site = site
+        metrics = state.metrics
         metrics.rescans += update.rescanned
         if update.changed or update.new_rejections:
             metrics.updates += 1
@@ -197,46 +197,46 @@ class _Updates:
             self.tasks.add(asyncio.ensure_future(self.hubs.close()))
             self.hubs = HubNotifier(new.hubs)
             self.hubs.start()
-        self.publisher.reload(new)
+        self.updater.reload(new)
         watcher = self.watcher
         if watcher is not None and os.path.realpath(new.seeds) != watcher.root:
-            self.watcher = _watcher(new, self.publisher)
+            self.watcher = _watcher(new, self.updater)
             if self.watching:
                 self.watcher.start()
             self.tasks.add(asyncio.get_running_loop().run_in_executor(None, watcher.stop))
 
     def reloaded(self) -> None:
         self.reloads = max(0, self.reloads - 1)
-        site = self.published.site
+        site = self.state.site
         if self.reloads == 0 and site is not None:
             self.notifier.ready(f"serving {site.articles} articles")
 
     async def stop(self, timeout: float) -> None:
-        """Stop the watcher, the publisher (which saves the cache) and the copy, within
+        """Stop the watcher, the updater (which saves the cache) and the copy, within
         `timeout` seconds: what has not stopped by then ends with the process."""
         await self.hubs.close()
 
         def stop_all() -> None:
             if self.watcher is not None:
                 self.watcher.stop()
-            self.publisher.stop()
+            self.updater.stop()
             if self.mirror is not None:
                 self.mirror.stop()
 
         try:
             await asyncio.wait_for(asyncio.to_thread(stop_all), timeout)
         except TimeoutError:
-            log.warning("the publisher did not stop in %g s; the cache may be behind", timeout)
+            log.warning("the updater did not stop in %g s; the cache may be behind", timeout)
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def _watcher(settings: Settings, publisher: Publisher) -> FolderWatcher:
+def _watcher(settings: Settings, updater: Updater) -> FolderWatcher:
     root = os.path.realpath(settings.seeds)
     return FolderWatcher(
         root,
         settings.debounce_ms,
-        on_paths=publisher.changed,
-        on_rescan=publisher.rescan,
+        on_paths=updater.changed,
+        on_rescan=updater.rescan,
         is_candidate=Candidates(root, settings.include).is_candidate_path,
     )
 

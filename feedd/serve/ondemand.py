@@ -1,8 +1,7 @@
 """Documents built on demand: article pages, archive pages and sources' feeds.
 
 A `Site` holds ready only what every update changes (the index, the main feeds); the rest is
-built when first asked for, off the event loop, and the most recently used kept. `feedd serve`
-builds them in its publishing process, which holds the site's entries (see `publishing.py`).
+built when first asked for, off the event loop, and the most recently used kept.
 """
 
 from __future__ import annotations
@@ -23,7 +22,8 @@ K = TypeVar("K", bound=Hashable)
 # A document that is published, but cannot be built just now (its file cannot be read):
 # answered 503, to be asked again, where a document that is not there at all is a 404.
 UNAVAILABLE: Final = "unavailable"
-Found = Resource | None | Literal["unavailable"]
+# What `Documents.find` gives: the document, None (a 404) or UNAVAILABLE (a 503).
+Lookup = Resource | None | Literal["unavailable"]
 
 
 class OnDemand(Generic[K]):
@@ -75,7 +75,7 @@ class Documents:
         self._pages = PageCache(PageRenderer(settings, load))
         self._listings = ListingCache(ListingRenderer(settings, load), size=256)
 
-    async def find(self, site: Site, path: str) -> Found:
+    async def find(self, site: Site, path: str) -> Lookup:
         resource = site.resources.get(path)
         if resource is not None:
             return resource

@@ -24,7 +24,7 @@ from feedd.render.site import Site
 log = logging.getLogger(__name__)
 
 # After a first site taken from the cache unchecked, the rescan the caller said would come
-# is made by the publisher itself if it has not come by then.
+# is made by the updater itself if it has not come by then.
 _CHECK_SECONDS = 10.0
 
 
@@ -65,8 +65,8 @@ _Request = _Paths | _Rescan | _Reload | _Stop
 
 
 @dataclass
-class Publisher:
-    """Call `start()`, then feed it; `on_update` is called from the publisher thread.
+class Updater:
+    """Call `start()`, then feed it; `on_update` is called from the updater thread.
 
     `rescanned_soon`: the caller asks for a rescan once the first site is out (the daemon's
     watcher does, once its watches are in place). The first site may then come straight from
@@ -82,7 +82,7 @@ class Publisher:
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="feedd-publisher", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="feedd-updater", daemon=True)
         self._thread.start()
         self.rescan()
 
@@ -164,7 +164,7 @@ class Publisher:
                 if rescan:  # published first: a cold start's 100,000 rows take seconds
                     library.save()
             except Exception:
-                # A bug must not stop publishing: the last good site stays served.
+                # A bug must not stop the updates: the last good site stays served.
                 log.exception("update failed; still serving the previous site")
             finally:
                 if reloads and self.on_reloaded is not None:

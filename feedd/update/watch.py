@@ -1,4 +1,4 @@
-"""Watch the folder with watchfiles and hand changed relative paths to the publisher.
+"""Watch the folder with watchfiles and hand changed relative paths to the updater.
 
 Events only say *where* to look: the library acts on what `stat` says now, so dropped or
 reordered events cost nothing but latency, and a rescan catches anything missed.

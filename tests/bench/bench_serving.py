@@ -128,7 +128,7 @@ class Server:
 
     def cpu(self) -> float:
         """CPU seconds used so far by the server and the processes under it (nginx's worker,
-        feedd's publishing process and its workers' fork server)."""
+        feedd's workers' fork server)."""
         return sum(cpu_seconds(pid) for pid in [self.pid, *descendants(self.pid)])
 
     def wait_listening(self, timeout: float = 30) -> int:

@@ -9,7 +9,7 @@ nothing changed (the cache publishes every article, then the folder is walked, a
 file, until /healthz says it is checked). Memory is the daemon's once everything is published,
 and after the feeds and 1,000 article pages have been served: the proportional set size (PSS:
 a page shared by several processes counted once, in shares) of its whole process tree (the
-server, its publishing process and the workers' fork server), and the resident sets of the
+server and the workers' fork server), and the resident sets of the
 server and of the processes under it.
 
 In rounds of floor, cold start and warm restart, one after the other: each start is set
@@ -94,7 +94,7 @@ def serve_until_published(
 
 class Memory(NamedTuple):
     """kB: the whole tree's PSS; the server's resident set, and its other processes' (the
-    publishing process, the workers' fork server)."""
+    workers' fork server)."""
 
     tree_pss: int
     server_rss: int
