@@ -12,7 +12,8 @@ from typing import Any
 
 from feedd import __version__
 from feedd.config import Settings, SettingsError, load_settings, setting_help
-from feedd.library.library import Library, article_loader, display_path, open_library
+from feedd.library.library import Library, article_loader, open_library
+from feedd.library.reading import display_path
 from feedd.publish.folder import write_site
 from feedd.render.listings import ListingRenderer, listing
 from feedd.render.pages import PageRenderer

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedd.render.archive import Archive, Key
+from feedd.library.entries import Key
+from feedd.render.archive import Archive
 
 zones = st.sampled_from(
     [UTC, timezone(timedelta(hours=5)), timezone(timedelta(hours=-8, minutes=-30))]

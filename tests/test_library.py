@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from feedd.config import load_settings
 from feedd.library import reading
 from feedd.library.candidates import Candidates
-from feedd.library.library import Key, Library, display_path
+from feedd.library.entries import Key
+from feedd.library.library import Library
+from feedd.library.reading import display_path
 
 ARTICLE = "date 2021-02-03 Wire\n{title}\n\nBody of {title}.\n"
 

@@ -11,7 +11,6 @@ grow with the size of the articles.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import itertools
 import json
@@ -19,13 +18,10 @@ import logging
 import os
 import posixpath
 import sys
-from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import NamedTuple, overload
 
 import immutables
 
@@ -33,6 +29,9 @@ from feedd import urls
 from feedd.config import Settings
 from feedd.library.cache import ArticleCache, Rows, Stored, cache_path
 from feedd.library.candidates import Candidates, WalkResult, walk_everything
+from feedd.library.entries import Changes, Entry, EntryBatch, Key, shared_source
+from feedd.library.folders import FolderIndex
+from feedd.library.order import Order
 from feedd.library.reading import (
     PARALLEL_FROM,
     UNSIGNED,
@@ -40,7 +39,6 @@ from feedd.library.reading import (
     NotACandidate,
     Outcome,
     Signature,
-    display_path,
     read_article,
     read_heads,
     read_many,
@@ -49,18 +47,7 @@ from feedd.library.reading import (
 )
 from feedd.parse.article import Article, ArticleError, Head
 
-__all__ = [
-    "Changes",
-    "Entry",
-    "Library",
-    "NotACandidate",
-    "article_loader",
-    "display_path",
-    "open_library",
-]
-
 Progress = Callable[[int, int], None]
-Key = tuple[datetime, datetime, str]  # an entry's sort key: published, updated, path
 
 # Past this many files at once, the library is filled in bulk: sorted once, not file by file.
 _BULK = 256
@@ -69,115 +56,14 @@ _SCAN_SWITCH_INTERVAL = 0.005
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """What one scan or apply did: the paths whose article appeared, changed or went away,
-    the rejections that are new (each is reported once, not at every rescan), and the paths
-    that are no longer rejected (deleted, fixed or no longer candidates), so the count of
-    rejected files a site reports changes with them."""
-
-    changed: frozenset[str]
-    new_rejections: tuple[tuple[str, str], ...]
-    cleared: frozenset[str] = frozenset()
-    # Folders that could not be listed and now can: the watcher must set their watches up.
-    relisted: frozenset[str] = frozenset()
-
-    def __bool__(self) -> bool:
-        return bool(self.changed or self.new_rejections or self.cleared)
-
-    @classmethod
-    def merged(cls, *results: Changes | None) -> Changes:
-        """What several scans or applies did, one after the other (None: one that was not)."""
-        present = [r for r in results if r is not None]
-        return cls(
-            frozenset().union(*(r.changed for r in present)),
-            tuple(rejection for r in present for rejection in r.new_rejections),
-            frozenset().union(*(r.cleared for r in present)),
-            frozenset().union(*(r.relisted for r in present)),
-        )
-
-
-class Entry(NamedTuple):
-    """What the library keeps of a published article: enough to order it and to find it again.
-
-    A named tuple, not a frozen dataclass like the rest: a start makes 100,000 of them, and a
-    tuple is built in 0.48 µs where the dataclass's `__init__` took 2.08 µs."""
-
-    path: str
-    page: str  # the URL path of its page
-    published: datetime
-    updated: datetime
-    source: str | None
-    # The file's size, mtime and inode, hashed: an edit changes the entry even when it keeps
-    # `updated` (a date in the future, a tool that keeps mtime), so it is published and its
-    # page built again.
-    version: int = 0
-
-    @property
-    def key(self) -> Key:
-        """Sorts oldest first; the feeds list newest first."""
-        return self.published, self.updated, self.path
-
-
-class _Entries:
-    """Entries made from columns of article rows, a batch at a time: a cold scan makes each
-    chunk's while the workers read the next ones (the updater is idle then), rather than
-    all 100,000 once they are done. `Library._restore_all` puts them in the library."""
-
-    def __init__(self) -> None:
-        self.entries: list[Entry] = []
-        self._pages: immutables.MapMutation[str, Entry] = immutables.Map().mutate()
-        # Each batch's keys sorted with their sources, so each source's keys are listed in
-        # order too (the keys are unique: sources are never compared); one sort of the
-        # sorted runs then merges them.
-        self._keyed: list[tuple[Key, str | None]] = []
-        self._runs = 0
-        self._instants: dict[float, datetime] = {}
-
-    def add(
-        self,
-        paths: Sequence[str],
-        published: Sequence[float],
-        updated: Sequence[float],
-        sources: Sequence[str | None],
-        versions: Sequence[int],
-    ) -> None:
-        pages = urls.article_paths(paths)
-        instants = self._instants
-        for at in set(published).difference(instants):
-            instants[at] = datetime.fromtimestamp(at, UTC)
-        published_at = list(map(instants.__getitem__, published))
-        updated_at = list(map(_from_timestamp, updated))
-        shared = list(map(_shared, sources))
-        entries = list(
-            map(
-                Entry._make,
-                zip(paths, pages, published_at, updated_at, shared, versions, strict=True),
-            )
-        )
-        self.entries.extend(entries)
-        self._pages.update(zip(pages, entries, strict=True))
-        keys = zip(published_at, updated_at, paths, strict=True)
-        self._keyed.extend(sorted(zip(keys, shared, strict=True)))
-        self._runs += 1
-
-    def pages(self) -> immutables.Map[str, Entry]:
-        """The entries by page: fewer than the entries if two would share a page."""
-        return self._pages.finish()
-
-    def keyed(self) -> list[tuple[Key, str | None]]:
-        """Every key with its source, sorted."""
-        if self._runs > 1:
-            self._keyed.sort()
-        return self._keyed
-
-
 class Library:
     """Mutable, owned by one writer (the build, or the updater thread).
 
     `entries` and `pages` (page URL path to entry, a persistent map: a site keeps the one it was
     rendered with while the library moves on) list what is published; `newest(n)` gives the
-    newest articles whole.
+    newest articles whole. It scans and applies changes, keeps the rejections and saves the
+    cache; the entries' order is kept by an `Order`, the paths below each folder by a
+    `FolderIndex`.
     """
 
     def __init__(self, settings: Settings, cache: ArticleCache | None = None) -> None:
@@ -200,23 +86,15 @@ class Library:
         self.unchecked = False
         self._held_rejections: tuple[tuple[str, str], ...] = ()
         self.warnings: dict[str, tuple[str, ...]] = {}
-        # hash() of each file's (size, mtime_ns, inode): one int instead of a tuple of three
-        # saves about 100 bytes a file; a collision would only skip one re-read at a rescan.
+        # hash() of each file's (size, mtime_ns, inode): one int is smaller than a tuple of
+        # three, and a collision would only skip one re-read at a rescan.
         self._signatures: dict[str, int] = {}
-        self._order: list[Key] = []  # entry keys, oldest first
-        # A copy of the order sites keep for their archive, and the lowest index of the order
-        # changed since it was taken: below that index the copy still holds (see `archived`).
-        self._snapshot: tuple[Key, ...] = ()
-        self._changed_from = 0
+        self._order = Order()
         self._whole: dict[str, Article] = {}  # the newest articles, held for the feeds
         self._last_updated: datetime | None = None  # None: to be computed again
-        # Folder -> known paths anywhere below it. None until needed after a warm start (the
-        # first site does not need it; the scan that checks it makes it), then made from what
-        # is known: 0.08 s at 100,000 files.
-        self._under: dict[str, set[str]] | None = {}
-        self._by_source: dict[str, list[Key]] = {}  # entry keys of each source, oldest first
-        # Sources whose articles came, changed or went since `take_touched_sources()`.
-        self._touched_sources: set[str] = set()
+        # Put off after a warm start: its first site does not need it, the scan that checks
+        # that site makes it.
+        self._folders = FolderIndex()
         # What `newest()` found changed (an event missed, or a restart's first site taken
         # from the cache): reported with the next update.
         self._unreported: list[Changes] = []
@@ -251,7 +129,7 @@ class Library:
         count = self.settings.max_entries
         paths: list[str] = []
         for _ in range(3):  # a re-read can reorder the list; it settles at once in practice
-            paths = [key[2] for key in reversed(self._order[-count:])] if count > 0 else []
+            paths = [key[2] for key in self._order.newest(count)]
             missing = [path for path in paths if path not in self._whole]
             if not missing:
                 break
@@ -268,21 +146,13 @@ class Library:
     def archived(self, before: Key | None) -> Sequence[Key]:
         """The keys of the articles older than `before` (the oldest one the main feeds carry;
         None: every article), oldest first: what the archive pages list (unchanging: the site
-        keeps it while the library moves on).
-
-        A prefix of a copy of the order, copied again only when the order changed within that
-        prefix: a new article goes in at the top, so an update does not copy 100,000 keys."""
-        end = len(self._order) if before is None else bisect_left(self._order, before)
-        if self._changed_from < end:
-            self._snapshot = tuple(self._order)
-            self._changed_from = len(self._order)
-        return OrderPrefix(self._snapshot, end)
+        keeps it while the library moves on; see `Order.archived`)."""
+        return self._order.archived(before)
 
     def newest_of(self, source: str) -> tuple[Entry, ...]:
         """The entries of the `max_entries` newest articles from `source`, newest first."""
-        count = self.settings.max_entries
-        keys = self._by_source.get(source, [])[-count:] if count > 0 else []
-        return tuple(self.entries[key[2]] for key in reversed(keys))
+        keys = self._order.newest_of(source, self.settings.max_entries)
+        return tuple(self.entries[key[2]] for key in keys)
 
     def take_unreported(self) -> Changes:
         """What `newest()` found when it read articles again, since the last call."""
@@ -291,8 +161,7 @@ class Library:
 
     def take_touched_sources(self) -> set[str]:
         """The sources whose articles came, changed or went since the last call."""
-        touched, self._touched_sources = self._touched_sources, set()
-        return touched
+        return self._order.take_touched_sources()
 
     def scan(self, progress: Progress | None = None, *, checked_later: bool = False) -> Changes:
         """Walk the whole folder: read new and changed files, forget vanished ones.
@@ -359,7 +228,7 @@ class Library:
                     yield path
 
         columns: Heads = Heads([], [], [], [], [], [], [])
-        made = _Entries()
+        made = EntryBatch()
         done = 0
         for heads in read_heads(self.root, files_found(), self.settings):
             for column, more in zip(columns, heads, strict=True):
@@ -432,17 +301,17 @@ class Library:
             checked.relisted,
         )
 
-    def _restore_all(self, rows: Rows, made: _Entries | None = None) -> Changes:
+    def _restore_all(self, rows: Rows, made: EntryBatch | None = None) -> Changes:
         """Every cached row made an entry (or a rejection), as if each file were unchanged.
 
-        The articles column by column, in loops that run in C where they can: made one by
-        one (`_restore`), 100,000 rows took 1.1 s; now 0.3-0.7 s. `made`: the entries of
-        `rows`' articles, made already (a cold scan makes them while its workers read).
+        The articles column by column, in loops that run in C where they can, rather than one
+        by one (`_restore`). `made`: the entries of `rows`' articles, made already (a cold scan
+        makes them while its workers read).
         Rejections go through `_restore`, and so does every row if two articles would share
         a page (rows no scan writes: a cache edited, or left by another version)."""
         assert not (self.entries or self.rejected), "restored into an empty library only"
         if made is None:
-            made = _Entries()
+            made = EntryBatch()
             made.add(rows.paths, rows.published, rows.updated, rows.sources, rows.versions)
         paths = rows.paths
         self.pages = made.pages()
@@ -451,15 +320,10 @@ class Library:
             return self._restore_each(rows.stored())
         keyed = made.keyed()
         with self._in_bulk(True, in_order=True):
-            self._under = None  # made when first needed (see `__init__`)
+            self._folders.put_off()
             self.entries.update(zip(paths, made.entries, strict=True))
             self._signatures.update(zip(paths, rows.versions, strict=True))
-            self._order.extend(key for key, _ in keyed)
-            by_source = self._by_source
-            for key, source in keyed:
-                if source is not None:
-                    by_source.setdefault(source, []).append(key)
-            self._touched_sources.update(by_source)
+            self._order.fill(keyed)
             for path, warnings in zip(paths, rows.warnings, strict=True):
                 if warnings:
                     self.warnings[path] = tuple(json.loads(warnings))
@@ -528,7 +392,7 @@ class Library:
                 continue
             if path in self.rejected:  # a file, or a folder that cannot be listed
                 known.add(path)
-            known.update(self._folder_index().get(path, ()))
+            known.update(self._folder_index().below(path))
         found = dict(self._candidates.walk_paths(wanted))
         changes = self._refresh(found, known, force=True, whole=whole)
         if self._held_rejections and changes.new_rejections:  # reported now: not again
@@ -556,7 +420,7 @@ class Library:
         )
         for path in gone:
             changed.update(self._forget(path))
-            self._untrack(path)
+            self._folders.discard(path)
         pending: dict[str, Signature | None] = {}
         for path, signature in found.items():
             if isinstance(signature, str):  # a folder that cannot be listed
@@ -587,11 +451,11 @@ class Library:
                         continue
                     result = result.head()
                 if before == (None, None):
-                    self._track(path)
+                    self._folders.add(path)
                 self._settle(path, result, bulk, version)
                 after = self.entries.get(path), self.rejected.get(path)
                 if after == (None, None):
-                    self._untrack(path)
+                    self._folders.discard(path)
                 if after[1] is not None and after[1] != before[1]:
                     new_rejections.append((path, after[1]))
                 elif after[1] is None and before[1] is not None:
@@ -607,9 +471,9 @@ class Library:
         sorted once (unless the keys were added `in_order`), rather than both copied or
         shifted for every file.
 
-        The cyclic garbage collector is paused meanwhile (it halved a cold scan: every few
-        hundred new entries it walked them all), and what was loaded is then frozen out of
-        its sight (`gc.freeze`), so later collections do not walk 100,000 entries either."""
+        The cyclic garbage collector is paused meanwhile (every few hundred new entries it
+        walked them all), and what was loaded is then frozen out of its sight (`gc.freeze`),
+        so later collections do not walk every entry either."""
         if not bulk:
             yield
             return
@@ -622,11 +486,7 @@ class Library:
             self.pages = self._pages_edit.finish()
             self._pages_edit = None
             self._instants = {}
-            if not in_order:  # (sorting 100,000 sorted keys again takes 0.1 s)
-                self._order.sort()
-                for keys in self._by_source.values():
-                    keys.sort()
-            self._changed_from = 0
+            self._order.end_bulk(in_order=in_order)
             self._last_updated = None
             if collecting:
                 gc.freeze()
@@ -669,14 +529,14 @@ class Library:
         """The fast path, in bulk mode, for a file nothing is known of yet: as the cache stored
         it (a warm start), or read by a worker. Less bookkeeping than `_settle`, and no heads
         or datetimes made and thrown away. Returns why the file is rejected, if it is."""
-        self._track(path)
+        self._folders.add(path)
         page = urls.article_path(path)
         assert self._pages_edit is not None
         version = stored.version
         if stored.reason is not None or page in self._pages_edit:
             self._settle(path, stored.head(), True, version)  # a rejection, or a page clash
             return self.rejected.get(path)
-        source = _shared(stored.source)
+        source = shared_source(stored.source)
         published = self._instants.get(stored.published)  # type: ignore[arg-type]
         if published is None:
             published = datetime.fromtimestamp(stored.published, UTC)  # type: ignore[arg-type]
@@ -691,11 +551,7 @@ class Library:
         )
         self.entries[path] = entry
         self._pages_edit[page] = entry
-        key = entry.published, entry.updated, path
-        self._order.append(key)
-        if source is not None:
-            self._by_source.setdefault(source, []).append(key)
-            self._touched_sources.add(source)
+        self._order.add((entry.published, entry.updated, path), source, bulk=True)
         if stored.warnings:
             self.warnings[path] = stored.stored_warnings()
         return None
@@ -717,35 +573,10 @@ class Library:
             return
         self.rejected.pop(path, None)
 
-    def _folder_index(self) -> dict[str, set[str]]:
+    def _folder_index(self) -> FolderIndex:
         """What is known below each folder, made now if it was put off."""
-        if self._under is None:
-            self._under = {}
-            for path in itertools.chain(self.entries, self.rejected):
-                self._track(path)
-        return self._under
-
-    def _track(self, path: str) -> None:
-        """Index a newly known path under each folder above it, so that a change to a folder
-        (renamed, deleted) finds what was in it without a look at every known path."""
-        if self._under is None:
-            return  # (made from what is known when first needed)
-        folder = path
-        while "/" in folder:
-            folder = folder.rsplit("/", 1)[0]
-            self._under.setdefault(folder, set()).add(path)
-
-    def _untrack(self, path: str) -> None:
-        if self._under is None:
-            return
-        folder = path
-        while "/" in folder:
-            folder = folder.rsplit("/", 1)[0]
-            under = self._under.get(folder)
-            if under is not None:
-                under.discard(path)
-                if not under:
-                    del self._under[folder]
+        self._folders.fill(itertools.chain(self.entries, self.rejected))
+        return self._folders
 
     def _forget(self, path: str) -> set[str]:
         if self._signatures.pop(path, None) is not None:
@@ -757,15 +588,7 @@ class Library:
         entry = self.entries.pop(path, None)
         if entry is None:
             return False
-        at = bisect_left(self._order, entry.key)
-        if at < len(self._order) and self._order[at] == entry.key:
-            del self._order[at]
-        else:  # the order is being filled in bulk and is not sorted yet
-            at = 0
-            self._order.remove(entry.key)
-        self._changed_from = min(self._changed_from, at)
-        if entry.source is not None:
-            self._unlist_source(entry)
+        self._order.remove(entry.key, entry.source)
         if entry.updated == self._last_updated:
             self._last_updated = None
         if self._pages_edit is not None:
@@ -784,7 +607,8 @@ class Library:
             raise ArticleError(f"its page {page} is already the page of {owner.path}")
         newest_change = self._last_updated
         self._remove_entry(path)
-        entry = Entry(path, page, result.published, result.updated, _shared(result.source), version)
+        source = shared_source(result.source)
+        entry = Entry(path, page, result.published, result.updated, source, version)
         if newest_change is not None and entry.updated >= newest_change:
             # The newest yet; and the newest article read again (every event re-reads it)
             # stays the newest, rather than `last_updated` going through every entry to know.
@@ -796,76 +620,17 @@ class Library:
             self.pages = self.pages.set(page, entry)
         if result.warnings:
             self.warnings[path] = result.warnings
-        if entry.source is not None:
-            self._touched_sources.add(entry.source)
-            listed = self._by_source.setdefault(entry.source, [])
-            if bulk:
-                listed.append(entry.key)
-            else:
-                insort(listed, entry.key)
+        self._order.add(entry.key, source, bulk=bulk)
         if bulk:  # sorted once at the end; the newest are read whole when asked for
-            self._order.append(entry.key)
             return
-        at = bisect_left(self._order, entry.key)
-        self._order.insert(at, entry.key)
-        self._changed_from = min(self._changed_from, at)
-        count = self.settings.max_entries
-        if isinstance(result, Article) and (
-            len(self._order) <= count or entry.key >= self._order[-count]
+        if isinstance(result, Article) and self._order.is_among_newest(
+            entry.key, self.settings.max_entries
         ):
             self._whole[path] = result
-
-    def _unlist_source(self, entry: Entry) -> None:
-        assert entry.source is not None
-        self._touched_sources.add(entry.source)
-        listed = self._by_source[entry.source]
-        at = bisect_left(listed, entry.key)
-        if at < len(listed) and listed[at] == entry.key:
-            del listed[at]
-        else:  # being filled in bulk, not sorted yet
-            listed.remove(entry.key)
-        if not listed:
-            del self._by_source[entry.source]
 
     def is_candidate_path(self, path: str) -> bool:
         """Whether a relative path could name an article (for filtering watch events)."""
         return self._candidates.is_candidate_path(path)
-
-
-class OrderPrefix(Sequence[Key]):
-    """The first `length` keys of a copy of the order, as a sequence (bisection, slices)."""
-
-    __slots__ = ("_keys", "_length")
-
-    def __init__(self, keys: tuple[Key, ...], length: int) -> None:
-        self._keys = keys
-        self._length = length
-
-    def __len__(self) -> int:
-        return self._length
-
-    def shared_with(self, other: Sequence[Key]) -> int:
-        """How many leading keys this and `other` are known to share without comparing them:
-        all of the shorter one's when both are prefixes of the same copy (the library copies
-        the order again only when it changed within the prefix asked for), else none."""
-        if isinstance(other, OrderPrefix) and other._keys is self._keys:
-            return min(self._length, other._length)
-        return 0
-
-    @overload
-    def __getitem__(self, index: int) -> Key: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[Key, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> Key | tuple[Key, ...]:
-        if isinstance(index, slice):
-            return self._keys[slice(*index.indices(self._length))]
-        if index < 0:
-            index += self._length
-        if not 0 <= index < self._length:
-            raise IndexError("key index out of range")
-        return self._keys[index]
 
 
 @contextlib.contextmanager
@@ -914,14 +679,4 @@ def article_loader(settings: Settings) -> Callable[[Entry], Article | None]:
     return load
 
 
-def _head(article: Article) -> Head:
-    return Head(article.published, article.updated, article.source, article.warnings)
-
-
 _updated = attrgetter("updated")
-_from_timestamp = functools.partial(datetime.fromtimestamp, tz=UTC)
-
-
-def _shared(source: str | None) -> str | None:
-    """One string per source name, however many articles carry it."""
-    return sys.intern(source) if source is not None else None

@@ -19,7 +19,7 @@ from feedd.render.listings import on_demand_feeds
 from feedd.render.site import Resource, Site
 
 if TYPE_CHECKING:
-    from feedd.library.library import Entry
+    from feedd.library.entries import Entry
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from feedd import urls
 from feedd.config import Settings
-from feedd.library.library import OrderPrefix, article_loader
+from feedd.library.library import article_loader
+from feedd.library.order import OrderPrefix
 from feedd.publish import folder
 from feedd.render.archive import Archive, Page
 from feedd.render.listings import ListingRenderer, listing

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-Key = tuple[datetime, datetime, str]  # an entry's sort key: published, updated, path
+from feedd.library.entries import Key
 
 _NAME = re.compile(r"(\d{4})-(\d{2})(?:-([1-9]\d{0,8}))?")
 

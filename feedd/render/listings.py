@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from feedd import urls
 from feedd.config import Settings
-from feedd.library.library import Entry
+from feedd.library.entries import Entry
 from feedd.parse.article import Article
 from feedd.render import feeds
 from feedd.render.archive import Archive

@@ -22,7 +22,7 @@ from feedd.render.feeds import summary_text
 from feedd.render.site import HTML, Resource, make_resource
 
 if TYPE_CHECKING:
-    from feedd.library.library import Entry
+    from feedd.library.entries import Entry
 
 CSS = """
 :root{--fg:#1d1d1f;--muted:#5f6368;--bg:#fdfdfc;--rule:#e3e3e0;--link:#0b57d0}

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from feedd import urls
 from feedd.config import Settings
+from feedd.library.entries import article_key
 from feedd.library.library import Library
 from feedd.parse.article import Article
 from feedd.render import feeds, opml
@@ -241,11 +242,6 @@ def _fit(
             break
         count, document = count + 1, bigger
     return document, count
-
-
-def article_key(article: Article) -> tuple[datetime, datetime, str]:
-    """The article's place in the library's order (`Entry.key`)."""
-    return article.published, article.updated, article.path
 
 
 def main_head(settings: Settings, suffix: str, older: str | None) -> FeedHead:

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from feedd.library.library import Entry
+    from feedd.library.entries import Entry
     from feedd.render.archive import Archive
 
 ATOM = "application/atom+xml; charset=utf-8"

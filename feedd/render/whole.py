@@ -9,13 +9,13 @@ from collections.abc import Collection, Mapping
 
 from feedd import urls
 from feedd.config import Settings
-from feedd.library.library import Entry
+from feedd.library.entries import Entry, article_key
 from feedd.parse.article import Article
 from feedd.render import feeds
 from feedd.render.archive import Archive
 from feedd.render.listings import ListingRenderer, listing, on_demand_feeds
 from feedd.render.pages import article_resource
-from feedd.render.renderer import Renderer, article_key
+from feedd.render.renderer import Renderer
 from feedd.render.site import Site, SourceFeed
 
 log = logging.getLogger(__name__)

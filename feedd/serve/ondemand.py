@@ -12,7 +12,8 @@ from collections.abc import Callable, Hashable
 from typing import Final, Generic, Literal, TypeVar
 
 from feedd.config import Settings
-from feedd.library.library import Entry, article_loader
+from feedd.library.entries import Entry
+from feedd.library.library import article_loader
 from feedd.render.listings import Listing, ListingRenderer, listing
 from feedd.render.pages import PageRenderer
 from feedd.render.site import Resource, Site

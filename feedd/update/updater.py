@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from feedd.config import Settings
-from feedd.library.library import Changes, Library, display_path, open_library
+from feedd.library.entries import Changes
+from feedd.library.library import Library, open_library
+from feedd.library.reading import display_path
 from feedd.render.renderer import Renderer
 from feedd.render.site import Site
 
