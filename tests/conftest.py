@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serving import article
+from helpers import article
 
 
 @pytest.fixture(autouse=True, scope="session")

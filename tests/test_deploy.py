@@ -11,10 +11,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import PROJECT
 
 from feedd.config import load_settings, setting_help
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+DEPLOY = PROJECT / "deploy"
 UNIT = DEPLOY / "feedd.service"
 EXAMPLE = DEPLOY / "feedd.toml"
 MAX_EXPOSURE = 2.0

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import corpus
 import pytest
+from helpers import Corpus, article, build_corpus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,8 +22,6 @@ from feedd.library.candidates import Candidates
 from feedd.library.entries import Key
 from feedd.library.library import Library
 from feedd.library.reading import display_path
-
-ARTICLE = "date 2021-02-03 Wire\n{title}\n\nBody of {title}.\n"
 
 
 def library(seeds: Path, **overrides: Any) -> Library:
@@ -37,19 +35,15 @@ def write(root: Path, relative: str, data: str | bytes) -> Path:
     return path
 
 
-def article(title: str) -> str:
-    return ARTICLE.format(title=title)
-
-
 @pytest.fixture
-def hostile(tmp_path: Path) -> corpus.Corpus:
-    return corpus.build(tmp_path / "seeds")
+def hostile(tmp_path: Path) -> Corpus:
+    return build_corpus(tmp_path / "seeds")
 
 
 # The corpus, read whole
 
 
-def test_corpus_articles_field_by_field(hostile: corpus.Corpus) -> None:
+def test_corpus_articles_field_by_field(hostile: Corpus) -> None:
     lib = library(hostile.root)
     lib.scan()
     assert set(lib.articles) == set(hostile.good)
@@ -68,7 +62,7 @@ def test_corpus_articles_field_by_field(hostile: corpus.Corpus) -> None:
         assert bool(got.warnings) == expected.warns, (path, got.warnings)
 
 
-def test_corpus_rejections_with_reasons(hostile: corpus.Corpus) -> None:
+def test_corpus_rejections_with_reasons(hostile: Corpus) -> None:
     lib = library(hostile.root)
     lib.scan()
     assert set(lib.rejected) == set(hostile.bad)
@@ -76,7 +70,7 @@ def test_corpus_rejections_with_reasons(hostile: corpus.Corpus) -> None:
         assert fragment in lib.rejected[path], (path, lib.rejected[path])
 
 
-def test_corpus_non_candidates_are_never_seen(hostile: corpus.Corpus) -> None:
+def test_corpus_non_candidates_are_never_seen(hostile: Corpus) -> None:
     lib = library(hostile.root)
     lib.scan()
     seen = set(lib.articles) | set(lib.rejected)
@@ -87,7 +81,7 @@ def test_corpus_non_candidates_are_never_seen(hostile: corpus.Corpus) -> None:
     assert "Secret" not in texts
 
 
-def test_symlink_to_a_file_inside_is_an_article_of_its_own(hostile: corpus.Corpus) -> None:
+def test_symlink_to_a_file_inside_is_an_article_of_its_own(hostile: Corpus) -> None:
     lib = library(hostile.root)
     lib.scan()
     link, real = lib.articles["link to crlf.txt"], lib.articles["crlf.txt"]
@@ -96,7 +90,7 @@ def test_symlink_to_a_file_inside_is_an_article_of_its_own(hostile: corpus.Corpu
     assert link.id != real.id
 
 
-def test_seeds_folder_given_through_a_symlink(hostile: corpus.Corpus, tmp_path: Path) -> None:
+def test_seeds_folder_given_through_a_symlink(hostile: Corpus, tmp_path: Path) -> None:
     alias = tmp_path / "alias"
     alias.symlink_to(hostile.root)
     lib = library(alias)
@@ -176,7 +170,7 @@ def test_device_files_are_never_opened(tmp_path: Path) -> None:
 # scan()
 
 
-def test_scan_reports_each_rejection_once(hostile: corpus.Corpus) -> None:
+def test_scan_reports_each_rejection_once(hostile: Corpus) -> None:
     lib = library(hostile.root)
     first = lib.scan()
     assert first.changed == frozenset(hostile.good)
@@ -379,7 +373,7 @@ def test_apply_root_rereads_everything(lib: Library) -> None:
     assert "added.txt" in lib.articles
 
 
-def test_apply_on_a_folder_with_a_symlink_back_to_an_ancestor(hostile: corpus.Corpus) -> None:
+def test_apply_on_a_folder_with_a_symlink_back_to_an_ancestor(hostile: Corpus) -> None:
     # a/b/up -> ../.. (the root): a scan skips it, and so must apply(["a"]); it used to
     # publish the whole tree a second time under a/b/up/.
     lib = library(hostile.root)
@@ -391,9 +385,7 @@ def test_apply_on_a_folder_with_a_symlink_back_to_an_ancestor(hostile: corpus.Co
     assert lib.articles == before
 
 
-def test_a_batch_of_paths_finds_what_each_path_finds_alone(
-    hostile: corpus.Corpus, tmp_path: Path
-) -> None:
+def test_a_batch_of_paths_finds_what_each_path_finds_alone(hostile: Corpus, tmp_path: Path) -> None:
     """`walk_paths` checks each folder once for a batch (a burst of files); it must find
     exactly what `walk` finds path by path, links in and out, loops, FIFOs and all."""
     root = hostile.root
@@ -586,7 +578,7 @@ def test_last_updated_is_the_newest_change_through_edits_and_deletions(
                 (seeds / name).unlink(missing_ok=True)
             else:
                 path = seeds / name
-                path.write_text(corpus.article_text(name, "Body.", " date 2021-03-01 Wire"))
+                path.write_text(article(name, "Body.", day="2021-03-01"))
                 when = datetime(2021, 3, day, tzinfo=UTC).timestamp()
                 os.utime(path, (when, when))  # what `updated` is: the file's time, if later
             lib.apply({name})

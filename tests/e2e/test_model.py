@@ -13,7 +13,7 @@ and waits for an empty site first. Every file operation is recorded as the call 
 it, so a failure prints a script to paste into a regression test. A longer run (not FEEDD_*:
 the daemon would refuse those as unknown settings):
 
-    MODEL_EXAMPLES=2000 MODEL_STEPS=60 .venv/bin/python -m pytest tests/test_model.py -s
+    MODEL_EXAMPLES=2000 MODEL_STEPS=60 .venv/bin/python -m pytest tests/e2e/test_model.py -s
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import BinaryIO, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from helpers import Daemon, article, inotify_limits, running_daemon, wait_for
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -40,7 +41,6 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from serving import Daemon, inotify_limits, running_daemon, wait_for
 
 from feedd import urls
 from feedd.config import Settings
@@ -560,10 +560,6 @@ def test_the_feeds_follow_any_sequence_of_file_operations(watched: tuple[Daemon,
     print("the daemon's log on those:", Counter(line.split(" ", 3)[-1][:70] for line in about))
 
 
-def article_bytes(title: str) -> bytes:
-    return f" date 2021-01-02 Wire\n{title}\n\nA body.\n".encode()
-
-
 def test_a_folder_renamed_into_a_folder_whose_watch_is_being_set_up(tmp_path: Path) -> None:
     """Shrunk from the machine: `mkdir b; mv a/c b/c`, and later changes in b/c were lost.
 
@@ -583,13 +579,15 @@ def test_a_folder_renamed_into_a_folder_whose_watch_is_being_set_up(tmp_path: Pa
         check = Checker(daemon, folder)
         for attempt in range(3):
             folder.mkdir(f"a{attempt}/c")
-            folder.write(f"a{attempt}/c/x.txt", article_bytes(f"Before {attempt}"))
+            folder.write(f"a{attempt}/c/x.txt", article(f"Before {attempt}", "A body.").encode())
             check()
             folder.mkdir(f"{OUTSIDE}q{attempt}/{deep}/b")
             folder.rename(f"{OUTSIDE}q{attempt}", f"q{attempt}")
             folder.rename(f"a{attempt}/c", f"q{attempt}/{deep}/b/c")
             check()
-            folder.write(f"q{attempt}/{deep}/b/c/x.txt", article_bytes(f"After {attempt}"))
+            folder.write(
+                f"q{attempt}/{deep}/b/c/x.txt", article(f"After {attempt}", "A body.").encode()
+            )
             check()  # a lost watch shows by now (or a fallback to polling, in the log)
             if daemon.logged("falling back to polling"):
                 break
@@ -621,6 +619,6 @@ def test_polling_sees_a_file_changed_twice_within_a_second(tmp_path: Path) -> No
         check = Checker(daemon, folder, timeout=3)  # a poll every second would do
         second = (int(time.time()) + 86400) * 10**9
         for mtime, title in ((second, "First save"), (second + 500_000_000, "Second save")):
-            folder.write("y.txt", article_bytes(title))
+            folder.write("y.txt", article(title, "A body.").encode())
             folder.touch("y.txt", mtime)
             check()

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from serving import Daemon, article, running_daemon, wait_for
+from helpers import Daemon, article, running_daemon, wait_for
 
 from feedd.serve.listener import MAX_HEADERS, MAX_LINE_BYTES
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 from hypothesis import given
 from hypothesis import strategies as st
-from serving import wait_for
 
 from feedd.update import watch
 from feedd.update.watch import FolderWatcher, relative_paths

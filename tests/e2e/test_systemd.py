@@ -28,11 +28,10 @@ from typing import TypeVar
 
 import feedparser
 import pytest
-from serving import article
+from helpers import PROJECT, article
 
 T = TypeVar("T")
 
-PROJECT = Path(__file__).resolve().parent.parent
 UNIT = PROJECT / "deploy" / "feedd.service"
 SETTINGS = PROJECT / "deploy" / "feedd.toml"
 CGROUPS = (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup/systemd"))

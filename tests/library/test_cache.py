@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import article
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,10 +19,6 @@ from feedd.library.cache import ArticleCache, Stored, cache_path
 from feedd.library.library import Library
 from feedd.library.reading import read_heads, read_many
 from feedd.parse.article import Head
-
-
-def article(title: str, day: str = "2021-01-02", source: str = "Wire") -> str:
-    return f" date {day} {source}\n{title}\n\nBody.\n"
 
 
 def library(seeds: Path, cache_file: Path, **settings: object) -> Library:
@@ -42,7 +39,7 @@ def seeds(tmp_path: Path) -> Path:
     folder = tmp_path / "seeds"
     (folder / "sub").mkdir(parents=True)
     (folder / "a.txt").write_text(article("Alpha"))
-    (folder / "sub" / "b.txt").write_text(article("Bravo", "2021-01-03"))
+    (folder / "sub" / "b.txt").write_text(article("Bravo", day="2021-01-03"))
     (folder / "broken.txt").write_text("\n\n")
     return folder
 
@@ -55,7 +52,7 @@ def test_a_restart_takes_unchanged_files_from_the_cache(seeds: Path, tmp_path: P
     target = seeds / "a.txt"
     st = target.stat()
     with target.open("r+") as file:
-        file.write(article("Alpha", "2021-01-09"))
+        file.write(article("Alpha", day="2021-01-09"))
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
     (seeds / "c.txt").write_text(article("Charlie"))
 
@@ -78,7 +75,7 @@ def test_a_warm_start_of_many_files_agrees_with_a_cold_one(tmp_path: Path) -> No
         folder = seeds / f"d{i % 7}" / f"e{i % 3}"
         folder.mkdir(parents=True, exist_ok=True)
         day, source = f"2021-01-{1 + i % 28:02}", ("Wire", "Desk", "Agency")[i % 3]
-        (folder / f"a{i}.txt").write_text(article(f"Article {i}", day, source))
+        (folder / f"a{i}.txt").write_text(article(f"Article {i}", day=day, source=source))
     (seeds / "broken.txt").write_text("\n\n")
     (seeds / "warned.txt").write_bytes(b" date 2021-01-05 Wire\nCaf\xe9\n\nBody.\n")
     (seeds / "clash").write_text(article("Clash"))
@@ -132,7 +129,7 @@ def test_changed_and_deleted_files_are_read_again_and_forgotten(
 ) -> None:
     cache_file = tmp_path / "cache.sqlite3"
     scanned_and_saved(seeds, cache_file)
-    (seeds / "a.txt").write_text(article("Alpha, longer now", "2021-01-09"))
+    (seeds / "a.txt").write_text(article("Alpha, longer now", day="2021-01-09"))
     (seeds / "sub" / "b.txt").unlink()
     second = library(seeds, cache_file)
     second.scan()
@@ -158,7 +155,7 @@ def test_what_changed_while_away_ends_as_a_cold_scan_of_the_folder_would(
     (seeds / "broken.txt").write_text(article("Fixed"))
     (seeds / "gone-bad.txt").unlink()
     (seeds / "new-bad.txt").write_text("\n")
-    (seeds / "a.txt").write_text(article("Alpha, edited", "2021-01-07"))
+    (seeds / "a.txt").write_text(article("Alpha, edited", day="2021-01-07"))
     (seeds / "sub" / "b.txt").unlink()
     (seeds / "sub" / "c.txt").write_text(article("Charlie"))
 
@@ -191,7 +188,7 @@ def test_a_first_scan_checked_later_publishes_the_cache_then_the_next_scan_check
     (seeds / "broken.txt").write_text(article("Fixed"))
     (seeds / "gone-bad.txt").unlink()
     (seeds / "new-bad.txt").write_text("\n")
-    (seeds / "a.txt").write_text(article("Alpha, edited", "2021-01-07"))
+    (seeds / "a.txt").write_text(article("Alpha, edited", day="2021-01-07"))
     (seeds / "sub" / "b.txt").unlink()
 
     warm = library(seeds, cache_file)
@@ -258,8 +255,8 @@ _CONTENTS = st.one_of(
     st.builds(
         article,
         st.sampled_from(["One", "Two", "Three"]),
-        st.sampled_from(["2021-01-02", "2021-03-04", "2022-12-31"]),
-        st.sampled_from(["Wire", "Desk"]),
+        day=st.sampled_from(["2021-01-02", "2021-03-04", "2022-12-31"]),
+        source=st.sampled_from(["Wire", "Desk"]),
     ),
     st.just("\n\n"),  # rejected
 )
@@ -495,7 +492,7 @@ def test_a_first_scan_signs_files_as_a_stat_would(tmp_path: Path, count: int) ->
     # Same size, mtime and inode, another date: only a rescan that reads the file sees it.
     target = seeds / "sub" / "1.txt"
     st = target.stat()
-    target.write_text(article("Number 1", "2021-01-09"))
+    target.write_text(article("Number 1", day="2021-01-09"))
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert not first.scan()
     assert first.entries["sub/1.txt"].published.day == 2
@@ -516,7 +513,7 @@ def test_a_first_scan_of_many_files_ends_as_reading_them_one_by_one_does(
         folder = seeds / f"d{i % 5}"
         folder.mkdir(parents=True, exist_ok=True)
         day, source = f"2021-0{1 + i % 3}-{1 + i % 28:02}", ("Wire", "Desk", None)[i % 3]
-        (folder / f"a{i}.txt").write_text(article(f"Article {i}", day, source or ""))
+        (folder / f"a{i}.txt").write_text(article(f"Article {i}", day=day, source=source or ""))
     (seeds / "broken.txt").write_text("\n\n")
     (seeds / "warned.txt").write_bytes(b" date 2021-01-05 Wire\nCaf\xe9\n\nBody.\n")
     (seeds / "large.txt").write_text(article("Large") + "x" * 2000)

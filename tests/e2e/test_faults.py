@@ -31,7 +31,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 import pytest
-from serving import (
+from helpers import (
     Daemon,
     article,
     inotify_limits,
@@ -41,7 +41,7 @@ from serving import (
 )
 
 from feedd import cli
-from feedd.publish import folder as output
+from feedd.publish.folder import MANIFEST
 from feedd.update import watch
 
 _LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
@@ -392,7 +392,7 @@ def assert_whole(files: dict[str, bytes], *versions: dict[str, bytes]) -> None:
     for name, data in files.items():
         if name.endswith(".tmp"):
             continue
-        if name != output.MANIFEST:
+        if name != MANIFEST:
             assert any(data == version.get(name) for version in versions), name
         _parse(name.removesuffix(".gz"), gzip.decompress(data) if name.endswith(".gz") else data)
 
@@ -401,7 +401,7 @@ def _parse(name: str, data: bytes) -> None:
     if name.endswith((".atom", ".rss")):
         parsed = feedparser.parse(data)
         assert not parsed.bozo and parsed.entries, (name, parsed.get("bozo_exception"))
-    elif name.endswith(".json") or name == output.MANIFEST:
+    elif name.endswith(".json") or name == MANIFEST:
         json.loads(data)
     elif name.endswith(".opml"):
         lxml.etree.fromstring(data)

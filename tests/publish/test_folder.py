@@ -12,22 +12,19 @@ import pytest
 
 from feedd import urls
 from feedd.publish.folder import MANIFEST, file_name, write_site
-from feedd.render import site as site_module
-from feedd.render.site import Site, make_resource
+from feedd.render.site import ATOM, HTML, JSON_FEED, RSS, Site, make_resource
 
 
 def make_site(pages: dict[str, str], feed: str = "feed") -> Site:
     """A site with the four fixed documents and one HTML page per `pages` entry."""
     resources = {
-        urls.INDEX: make_resource(
-            b"<html>index " + feed.encode() + b"</html>", site_module.HTML, None
-        ),
-        urls.ATOM: make_resource(f"<feed>{feed}</feed>".encode(), site_module.ATOM, None),
-        urls.RSS: make_resource(f"<rss>{feed}</rss>".encode(), site_module.RSS, None),
-        urls.JSON: make_resource(json.dumps({"f": feed}).encode(), site_module.JSON_FEED, None),
+        urls.INDEX: make_resource(b"<html>index " + feed.encode() + b"</html>", HTML, None),
+        urls.ATOM: make_resource(f"<feed>{feed}</feed>".encode(), ATOM, None),
+        urls.RSS: make_resource(f"<rss>{feed}</rss>".encode(), RSS, None),
+        urls.JSON: make_resource(json.dumps({"f": feed}).encode(), JSON_FEED, None),
     }
     for path, text in pages.items():
-        resources[path] = make_resource(text.encode(), site_module.HTML, None)
+        resources[path] = make_resource(text.encode(), HTML, None)
     return Site.create(resources, articles=len(pages), rejected=0, updated=None)
 
 

@@ -6,33 +6,30 @@ import gzip
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import feedparser
 import lxml.html
 import pytest
+from helpers import SEEDS, make_article
 from hypothesis import given
 from hypothesis import strategies as st
 
 from feedd import urls
 from feedd.config import Settings
 from feedd.library.library import Library
-from feedd.parse.article import Article, entry_id
+from feedd.parse.article import Article
 from feedd.render.site import Site
 from feedd.render.whole import render_site
 
 SETTINGS = Settings(base_url="https://news.example/")
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
-def article(path: str, day: int = 1, text: str = "Body.") -> Article:
+def dated_article(path: str, day: int = 1, text: str = "Body.") -> Article:
+    """An article published on the `day`th of January 2021, updated `day` minutes later."""
     published = datetime(2021, 1, day, 8, tzinfo=UTC)
-    return Article(
-        id=entry_id(path),
-        path=path,
-        title=f"Title of {path}",
-        author=None,
-        source="Wire",
+    return make_article(
+        path,
+        f"Title of {path}",
         published=published,
         updated=published + timedelta(minutes=day),
         paragraphs=(text,),
@@ -44,7 +41,7 @@ def render(articles: list[Article], **kwargs: object) -> Site:
 
 
 def test_every_document_and_its_content_type() -> None:
-    site = render([article("a.txt"), article("b/c.txt", 2)])
+    site = render([dated_article("a.txt"), dated_article("b/c.txt", 2)])
     assert {path: r.content_type for path, r in site.resources.items()} == {
         "/": "text/html; charset=utf-8",
         "/feed.atom": "application/atom+xml; charset=utf-8",
@@ -64,7 +61,7 @@ def test_every_document_and_its_content_type() -> None:
 
 
 def test_gzip_bodies_and_etags() -> None:
-    site = render([article("a.txt"), article("b.txt", 2)])
+    site = render([dated_article("a.txt"), dated_article("b.txt", 2)])
     etags = set()
     for path, resource in site.resources.items():
         assert gzip.decompress(resource.gzipped) == resource.body, path
@@ -76,7 +73,7 @@ def test_gzip_bodies_and_etags() -> None:
 
 
 def test_last_modified_comes_from_the_articles() -> None:
-    old, new = article("old.txt", 1), article("new.txt", 5)
+    old, new = dated_article("old.txt", 1), dated_article("new.txt", 5)
     site = render([old, new])
     for path in (urls.INDEX, urls.ATOM, urls.RSS, urls.JSON):
         assert site.resources[path].last_modified == new.updated
@@ -85,7 +82,7 @@ def test_last_modified_comes_from_the_articles() -> None:
 
 
 def test_rendering_twice_gives_identical_bytes_and_tags() -> None:
-    articles = [article(f"{n}.txt", n) for n in range(1, 9)]
+    articles = [dated_article(f"{n}.txt", n) for n in range(1, 9)]
     first, second = render(articles), render(articles[::-1])
     assert first.resources.keys() == second.resources.keys()
     for path, resource in first.resources.items():
@@ -93,9 +90,9 @@ def test_rendering_twice_gives_identical_bytes_and_tags() -> None:
 
 
 def test_unchanged_pages_are_reused_and_changed_ones_rendered() -> None:
-    a, b, c = article("a.txt", 1), article("b.txt", 2), article("c.txt", 3)
+    a, b, c = dated_article("a.txt", 1), dated_article("b.txt", 2), dated_article("c.txt", 3)
     before = render([a, b, c])
-    edited = article("b.txt", 2, text="Edited.")
+    edited = dated_article("b.txt", 2, text="Edited.")
     after = render([a, edited], previous=before, changed={"b.txt", "c.txt"})
     assert after.resources["/articles/a.html"] is before.resources["/articles/a.html"]
     assert b"Edited." in after.resources["/articles/b.html"].body
@@ -107,7 +104,7 @@ def test_two_files_sharing_a_page_publish_the_newer_and_say_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = Settings(base_url="https://news.example/", include=("*",))
-    older, newer = article("x", 1), article("x.txt", 2)
+    older, newer = dated_article("x", 1), dated_article("x.txt", 2)
     with caplog.at_level(logging.WARNING, logger="feedd.render.whole"):
         site = render_site({a.path: a for a in (older, newer)}, 0, settings)
     assert b"Title of x.txt" in site.resources["/articles/x.html"].body

@@ -11,13 +11,14 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
 import pytest
+from helpers import make_article
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from feedd import urls
 from feedd.config import Settings
-from feedd.parse.article import Article, entry_id
-from feedd.publish import folder as output
+from feedd.parse.article import Article
+from feedd.publish.folder import file_name, write_site
 from feedd.render import pages
 from feedd.render.site import Site
 from feedd.render.whole import render_site
@@ -26,7 +27,7 @@ SETTINGS = Settings(base_url="https://news.example/wire/", title="Wire", author=
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)> & \"q\" </p>"
 
 
-def article(
+def page_article(
     path: str,
     title: str = "Headline",
     *,
@@ -35,15 +36,15 @@ def article(
     source: str | None = "Meridian Wire",
     paragraphs: tuple[str, ...] = ("First paragraph.", "Second paragraph."),
 ) -> Article:
+    """An article with every part of a page present, published `day` days into 2021."""
     published = datetime(2021, 1, 1, 9, 30, tzinfo=UTC) + timedelta(days=day)
-    return Article(
-        id=entry_id(path),
-        path=path,
-        title=title,
-        author=author,
-        source=source,
+    return make_article(
+        path,
+        title,
         published=published,
         updated=published + timedelta(hours=1),
+        author=author,
+        source=source,
         paragraphs=paragraphs,
     )
 
@@ -68,7 +69,7 @@ def document(site: Site, path: str) -> lxml.html.HtmlElement:
 
 
 def test_every_page_autodiscovers_all_three_feeds_and_its_source_feeds() -> None:
-    site = render([article("a.txt")])
+    site = render([page_article("a.txt")])
     source = "Meridian Wire"
     for path in site.resources:
         if not site.resources[path].content_type.startswith("text/html"):
@@ -94,7 +95,7 @@ def test_every_page_autodiscovers_all_three_feeds_and_its_source_feeds() -> None
 
 
 def test_index_links_the_newest_articles_in_order() -> None:
-    articles = [article(f"{n}.txt", f"Story {n}", day=n) for n in range(8)]
+    articles = [page_article(f"{n}.txt", f"Story {n}", day=n) for n in range(8)]
     site = render(articles, Settings(base_url=SETTINGS.base_url, max_entries=5))
     anchors = document(site, urls.INDEX).findall(".//main//h2/a")
     assert [a.text_content() for a in anchors] == [f"Story {n}" for n in (7, 6, 5, 4, 3)]
@@ -135,7 +136,7 @@ def test_each_article_page_is_at_its_feed_link_whatever_the_file_name(
     name: str, base_url: str
 ) -> None:
     settings = Settings(base_url=base_url)
-    site = render([article(name, "The Title")], settings)
+    site = render([page_article(name, "The Title")], settings)
     link = urls.absolute(settings, urls.article_path(name))
     parts = urlsplit(link)
     assert not parts.query and not parts.fragment and " " not in link
@@ -148,7 +149,7 @@ def test_each_article_page_is_at_its_feed_link_whatever_the_file_name(
 
 
 def test_no_internal_link_is_broken() -> None:
-    site = render([article(name, day=n) for n, name in enumerate(NAMES)])
+    site = render([page_article(name, day=n) for n, name in enumerate(NAMES)])
     for path, resource in site.resources.items():
         if not resource.content_type.startswith("text/html"):
             continue
@@ -158,7 +159,7 @@ def test_no_internal_link_is_broken() -> None:
 
 
 def test_article_page_has_every_part() -> None:
-    item = article("x.txt", "Title", author="Jane Roe", source="Wire")
+    item = page_article("x.txt", "Title", author="Jane Roe", source="Wire")
     root = lxml.html.document_fromstring(pages.article_page(item, SETTINGS))
     body = root.find(".//main/article")
     assert body.findtext("h1") == "Title"
@@ -174,7 +175,7 @@ def test_article_page_has_every_part() -> None:
     [("title", HOSTILE), ("author", HOSTILE), ("source", HOSTILE), ("paragraphs", (HOSTILE,))],
 )
 def test_hostile_article_strings_are_text(field: str, value: object) -> None:
-    item = article("x.txt", **{field: value})
+    item = page_article("x.txt", **{field: value})
     site = render([item])
     for path in (urls.INDEX, urls.article_path("x.txt")):
         root = document(site, path)
@@ -185,7 +186,7 @@ def test_hostile_article_strings_are_text(field: str, value: object) -> None:
 
 def test_hostile_settings_are_text() -> None:
     settings = Settings(base_url="https://news.example/", title=HOSTILE, description=HOSTILE)
-    site = render([article("x.txt")], settings)
+    site = render([page_article("x.txt")], settings)
     for path in (urls.INDEX, urls.article_path("x.txt")):
         root = document(site, path)
         assert root.find(".//script") is None and root.find(".//img") is None
@@ -202,7 +203,7 @@ def _style_and_policy(body: bytes) -> tuple[list[bytes], str]:
 
 
 def test_the_inline_stylesheet_is_exactly_what_the_policy_hashes() -> None:
-    site = render([article("x.txt")])
+    site = render([page_article("x.txt")])
     for path in (urls.INDEX, urls.article_path("x.txt")):
         styles, policy = _style_and_policy(site.resources[path].body)
         assert policy == pages.CONTENT_SECURITY_POLICY
@@ -215,7 +216,7 @@ def test_the_inline_stylesheet_is_exactly_what_the_policy_hashes() -> None:
 
 
 def test_pages_are_self_contained() -> None:
-    site = render([article("x.txt")])
+    site = render([page_article("x.txt")])
     for path in (urls.INDEX, urls.article_path("x.txt")):
         root = document(site, path)
         assert root.find(".//script") is None
@@ -245,7 +246,7 @@ def test_language_and_direction_of_headlines(
     title: str, site_language: str, lang: str, dir: str
 ) -> None:
     settings = Settings(base_url=SETTINGS.base_url, language=site_language)
-    site = render([article("x.txt", title, paragraphs=())], settings)
+    site = render([page_article("x.txt", title, paragraphs=())], settings)
     index_item = document(site, urls.INDEX).find(".//main/article")
     page_item = document(site, urls.article_path("x.txt")).find(".//main/article")
     for element in (index_item, page_item):
@@ -256,7 +257,7 @@ def test_language_and_direction_of_headlines(
 
 
 def test_names_and_dates_are_isolated_from_a_right_to_left_line() -> None:
-    item = article("x.txt", "اسلام آباد میں شدید سردی", author="Muhammad Irfan", source="وائر")
+    item = page_article("x.txt", "اسلام آباد میں شدید سردی", author="Muhammad Irfan", source="وائر")
     root = lxml.html.document_fromstring(pages.article_page(item, SETTINGS))
     meta = root.find(".//p[@class='meta']")
     time = meta.find("time")
@@ -287,10 +288,10 @@ def test_a_name_too_long_for_its_page_file_gets_a_shorter_page_name(tmp_path: Pa
         page = urls.article_path(name)
         assert len(page.rsplit("/", 1)[1].encode()) + len(".gz") <= 255
     assert len({urls.article_path(name) for name in long_names}) == 3
-    site = render([article(name, f"T{i}") for i, name in enumerate(long_names)])
-    output.write_site(site, tmp_path / "out")
+    site = render([page_article(name, f"T{i}") for i, name in enumerate(long_names)])
+    write_site(site, tmp_path / "out")
     for name in long_names:
-        assert (tmp_path / "out" / output.file_name(urls.article_path(name))).exists()
+        assert (tmp_path / "out" / file_name(urls.article_path(name))).exists()
 
 
 _folders = st.lists(st.sampled_from(["d", "b.HTML", "y~", "é", "T" * 130, "a\nb.txt"]), max_size=2)

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import feedparser
 import lxml.etree
 import pytest
-from serving import Daemon, article, running_daemon, wait_for
+from helpers import Daemon, article, running_daemon, wait_for
 
 from feedd.parse.article import entry_id
 

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import feedparser
 import lxml.etree
 import pytest
-from serving import article, running_daemon, wait_for
+from helpers import PROJECT, article, running_daemon, wait_for
 
 from feedd.parse.article import entry_id
 
@@ -27,7 +27,7 @@ NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin
 pytestmark = pytest.mark.skipif(
     NGINX is None, reason="nginx is not installed (.ci/run installs it)"
 )
-CONF = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
+CONF = PROJECT / "deploy" / "nginx.conf"
 
 
 def free_port() -> int:

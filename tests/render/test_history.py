@@ -10,12 +10,13 @@ from urllib.parse import unquote, urlsplit
 
 import feedparser
 import lxml.etree
+from helpers import make_article
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedd import urls
 from feedd.config import Settings
-from feedd.parse.article import Article, entry_id
+from feedd.parse.article import Article
 from feedd.render.site import Site
 from feedd.render.whole import render_site
 
@@ -23,16 +24,10 @@ SETTINGS = Settings(base_url="https://news.example/", max_entries=4)
 HISTORY = "{http://purl.org/syndication/history/1.0}archive"
 
 
-def article(n: int, published: datetime, source: str | None = "Wire") -> Article:
-    return Article(
-        id=entry_id(f"a{n}.txt"),
-        path=f"a{n}.txt",
-        title=f"Story {n}",
-        author=None,
-        source=source,
-        published=published,
-        updated=published,
-        paragraphs=(f"Body {n}.",),
+def story(n: int, published: datetime, source: str | None = "Wire") -> Article:
+    """Article number `n`, `a{n}.txt`."""
+    return make_article(
+        f"a{n}.txt", f"Story {n}", published=published, source=source, paragraphs=(f"Body {n}.",)
     )
 
 
@@ -67,7 +62,7 @@ def walk(site: Site, start: str) -> tuple[list[str], list[str]]:
 
 def test_a_reader_following_archive_links_gets_every_article_once() -> None:
     start = datetime(2020, 11, 28, 12, tzinfo=UTC)
-    articles = [article(n, start + timedelta(days=n * 2)) for n in range(30)]  # Nov to Jan
+    articles = [story(n, start + timedelta(days=n * 2)) for n in range(30)]  # Nov to Jan
     site = render_site({a.path: a for a in articles}, 0, SETTINGS)
     for main in (urls.ATOM, urls.RSS, urls.JSON):
         ids, visited = walk(site, main)
@@ -91,7 +86,7 @@ def test_a_reader_following_archive_links_gets_every_article_once() -> None:
     st.integers(1, 6),
 )
 def test_any_dates_any_size(dates: list[datetime], size: int) -> None:
-    articles = [article(n, d.replace(tzinfo=UTC)) for n, d in enumerate(dates)]
+    articles = [story(n, d.replace(tzinfo=UTC)) for n, d in enumerate(dates)]
     site = render_site(
         {a.path: a for a in articles}, 0, Settings(base_url=SETTINGS.base_url, max_entries=size)
     )
@@ -103,9 +98,7 @@ def test_any_dates_any_size(dates: list[datetime], size: int) -> None:
 def test_each_source_has_feeds_and_the_opml_lists_them_all() -> None:
     start = datetime(2021, 1, 1, tzinfo=UTC)
     sources = ["TASS", "UrduPoint.com", "Meridian Wire", "اردو <&> خبریں", None]
-    articles = [
-        article(n, start + timedelta(hours=n), sources[n % len(sources)]) for n in range(23)
-    ]
+    articles = [story(n, start + timedelta(hours=n), sources[n % len(sources)]) for n in range(23)]
     site = render_site({a.path: a for a in articles}, 0, SETTINGS)
     opml = lxml.etree.fromstring(site.resources[urls.OPML].body)
     feeds = {unquote(path_of(o.get("xmlUrl"))) for o in opml.iter("outline") if o.get("xmlUrl")}
@@ -137,7 +130,7 @@ def test_feeds_cut_to_max_feed_bytes_hand_the_rest_to_the_archive() -> None:
     starts below what every feed carried, so nothing falls between them."""
     start = datetime(2021, 1, 1, tzinfo=UTC)
     articles = [
-        dataclasses.replace(article(n, start + timedelta(hours=n)), paragraphs=("x" * 900,))
+        dataclasses.replace(story(n, start + timedelta(hours=n)), paragraphs=("x" * 900,))
         for n in range(12)
     ]
     settings = Settings(base_url=SETTINGS.base_url, max_entries=5, max_feed_bytes=8000)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from serving import article, running_daemon, wait_for
+from helpers import article, running_daemon, wait_for
 
 FEEDS = ("/feed.atom", "/feed.rss", "/feed.json")
 
@@ -90,8 +90,9 @@ def test_the_watches_are_set_up_once_the_first_site_is_out(seeds: Path) -> None:
 
 def test_messy_writers(seeds: Path) -> None:
     with running_daemon(seeds) as daemon:
-        # Written in two halves: the second write is picked up, the result is whole.
-        text = article("Halves", body="The end of the story.")
+        # Written in two halves (the headline whole in the first): the second write is picked
+        # up, the result is whole.
+        text = article("Halves", body="Body first line. The end of the story.")
         half = len(text) // 2
         with (seeds / "halves.txt").open("w") as file:
             file.write(text[:half])

@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-import corpus
 import feedparser
 import pytest
-from serving import without_file_permission_bypass
+from helpers import REAL_SEED, Corpus, MiB, build_corpus, without_file_permission_bypass
 
 SITE = "http://127.0.0.1:8080/"
 
@@ -43,9 +42,9 @@ def page_url(path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[corpus.Corpus, Path]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Corpus, Path]:
     base = tmp_path_factory.mktemp("cli")
-    hostile = corpus.build(base / "seeds")
+    hostile = build_corpus(base / "seeds")
     code, _, err = feedd("build", "--seeds", hostile.root, "--out", base / "out")
     assert code == 0, err
     return hostile, base / "out"
@@ -59,7 +58,7 @@ def entries_by_link(document: bytes) -> dict[str, feedparser.FeedParserDict]:
 
 @pytest.mark.parametrize("name", ["feed.atom", "feed.rss"])
 def test_build_feeds_carry_every_article_field_by_field(
-    built: tuple[corpus.Corpus, Path], name: str
+    built: tuple[Corpus, Path], name: str
 ) -> None:
     hostile, out = built
     entries = entries_by_link((out / name).read_bytes())
@@ -81,7 +80,7 @@ def test_build_feeds_carry_every_article_field_by_field(
 
 
 def test_build_json_feed_carries_every_article_field_by_field(
-    built: tuple[corpus.Corpus, Path],
+    built: tuple[Corpus, Path],
 ) -> None:
     hostile, out = built
     items = {item["url"]: item for item in json.loads((out / "feed.json").read_bytes())["items"]}
@@ -102,7 +101,7 @@ def test_build_json_feed_carries_every_article_field_by_field(
             assert published == datetime.fromtimestamp(mtime, UTC)
 
 
-def test_build_writes_a_page_and_a_gzip_for_every_link(built: tuple[corpus.Corpus, Path]) -> None:
+def test_build_writes_a_page_and_a_gzip_for_every_link(built: tuple[Corpus, Path]) -> None:
     hostile, out = built
     for path, expected in hostile.good.items():
         page = out / unquote(urlsplit(page_url(path)).path.lstrip("/"))
@@ -113,7 +112,7 @@ def test_build_writes_a_page_and_a_gzip_for_every_link(built: tuple[corpus.Corpu
         assert gzip.decompress((out / f"{name}.gz").read_bytes()) == (out / name).read_bytes()
 
 
-def test_build_publishes_nothing_that_is_not_an_article(built: tuple[corpus.Corpus, Path]) -> None:
+def test_build_publishes_nothing_that_is_not_an_article(built: tuple[Corpus, Path]) -> None:
     hostile, out = built
     everything = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
     for secret in (b"root:x:0:0", b"Secret outside", b"Also secret", b"Skipped", b"\x89PNG"):
@@ -122,7 +121,7 @@ def test_build_publishes_nothing_that_is_not_an_article(built: tuple[corpus.Corp
     assert pages == {path.removesuffix(".txt") + ".html" for path in hostile.good}
 
 
-def test_check_reports_every_rejection_and_warning(built: tuple[corpus.Corpus, Path]) -> None:
+def test_check_reports_every_rejection_and_warning(built: tuple[Corpus, Path]) -> None:
     hostile, _ = built
     code, out, _ = feedd("check", hostile.root)
     assert code == 1
@@ -144,7 +143,7 @@ def test_check_reports_every_rejection_and_warning(built: tuple[corpus.Corpus, P
 
 
 def test_check_exits_0_when_nothing_is_rejected(tmp_path: Path) -> None:
-    shutil.copy(corpus.REAL_SEED, tmp_path / "a.txt")
+    shutil.copy(REAL_SEED, tmp_path / "a.txt")
     (tmp_path / ".hidden.txt").write_bytes(b"")
     os.mkfifo(tmp_path / "fifo.txt")
     code, out, _ = feedd("check", tmp_path)
@@ -156,7 +155,7 @@ def test_check_does_not_hang_on_a_fifo_or_a_huge_file(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo.txt")  # opening it for reading would block forever
     with open(tmp_path / "huge.txt", "wb") as file:  # 30 MB of real (not sparse) bytes
         chunk = b"All work and no play makes Jack a dull boy.\n" * 24_000
-        while file.tell() < 30 * corpus.MiB:
+        while file.tell() < 30 * MiB:
             file.write(chunk)
     code, out, _ = feedd("check", tmp_path, timeout=30)
     assert code == 1
@@ -172,7 +171,7 @@ def test_check_of_a_missing_folder(tmp_path: Path) -> None:
 
 def test_rebuild_leaves_unchanged_files_alone_and_removes_stale_ones(tmp_path: Path) -> None:
     seeds, out = tmp_path / "seeds", tmp_path / "out"
-    corpus.build(seeds, special_files=False)
+    build_corpus(seeds, special_files=False)
     assert feedd("build", "--seeds", seeds, "--out", out)[0] == 0
     files = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
     code, _, err = feedd("build", "--seeds", seeds, "--out", out)
@@ -197,10 +196,10 @@ def test_rebuild_leaves_unchanged_files_alone_and_removes_stale_ones(tmp_path: P
 
 def test_check_reports_unreadable_files_and_folders(tmp_path: Path) -> None:
     prefix = without_file_permission_bypass()
-    shutil.copy(corpus.REAL_SEED, tmp_path / "ok.txt")
-    shutil.copy(corpus.REAL_SEED, tmp_path / "locked.txt")
+    shutil.copy(REAL_SEED, tmp_path / "ok.txt")
+    shutil.copy(REAL_SEED, tmp_path / "locked.txt")
     (tmp_path / "closed").mkdir()
-    shutil.copy(corpus.REAL_SEED, tmp_path / "closed" / "inside.txt")
+    shutil.copy(REAL_SEED, tmp_path / "closed" / "inside.txt")
     (tmp_path / "locked.txt").chmod(0)
     (tmp_path / "closed").chmod(0)
     try:
@@ -231,8 +230,8 @@ def test_check_prints_one_line_per_file_whatever_its_name(tmp_path: Path) -> Non
 def test_build_a_file_and_a_folder_whose_pages_collide(tmp_path: Path) -> None:
     seeds, out = tmp_path / "seeds", tmp_path / "out"
     (seeds / "b.html").mkdir(parents=True)
-    shutil.copy(corpus.REAL_SEED, seeds / "b.txt")
-    shutil.copy(corpus.REAL_SEED, seeds / "b.html" / "c.txt")
+    shutil.copy(REAL_SEED, seeds / "b.txt")
+    shutil.copy(REAL_SEED, seeds / "b.html" / "c.txt")
     code, _, err = feedd("build", "--seeds", seeds, "--out", out)
     assert code == 0, err
     assert len(entries_by_link((out / "feed.atom").read_bytes())) == 2
@@ -243,7 +242,7 @@ def test_an_unreadable_file_is_read_again_once_readable(tmp_path: Path) -> None:
     prefix = without_file_permission_bypass()
     seeds = tmp_path / "seeds"
     seeds.mkdir()
-    shutil.copy(corpus.REAL_SEED, seeds / "locked.txt")
+    shutil.copy(REAL_SEED, seeds / "locked.txt")
     (seeds / "locked.txt").chmod(0o000)
     try:
         code, out, _ = feedd("check", seeds, prefix=prefix)

@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from serving import Daemon, article, running_daemon, wait_for
+from helpers import Daemon, article, running_daemon, wait_for
 
 NEWSBOAT = shutil.which("newsboat")
 if NEWSBOAT is None:

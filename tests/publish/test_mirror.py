@@ -9,11 +9,12 @@ import random
 from pathlib import Path
 
 import pytest
+from helpers import article
 
 from feedd import urls
 from feedd.config import Settings
 from feedd.library.library import Library, article_loader
-from feedd.publish import folder as output
+from feedd.publish import folder
 from feedd.publish.mirror import Mirror
 from feedd.render.listings import ListingRenderer, listing, on_demand_feeds
 from feedd.render.pages import PageRenderer
@@ -23,10 +24,9 @@ from feedd.render.site import Site
 SOURCES = ("TASS", "Meridian Wire", "UrduPoint.com")
 
 
-def article(title: str, day: int, source: str) -> str:
-    return (
-        f" date 2021-{1 + day // 28:02}-{1 + day % 28:02} {source}\n{title}\n\nBody of {title}.\n"
-    )
+def date(day: int) -> str:
+    """The `day`th date of 2021 in a calendar of 28-day months."""
+    return f"2021-{1 + day // 28:02}-{1 + day % 28:02}"
 
 
 def expected(site: Site, settings: Settings) -> dict[str, bytes]:
@@ -35,17 +35,17 @@ def expected(site: Site, settings: Settings) -> dict[str, bytes]:
     pages, listings = PageRenderer(settings, load), ListingRenderer(settings, load)
     files = {}
     for path, resource in site.resources.items():
-        files[output.file_name(path)] = resource.body
+        files[folder.file_name(path)] = resource.body
     for path, entry in site.pages.items():
         page = pages(entry)
         assert page is not None
-        files[output.file_name(path)] = page.body
+        files[folder.file_name(path)] = page.body
     for path in on_demand_feeds(site):
         found = listing(site, path, settings)
         assert found is not None
         built = listings(found)
         assert built is not None
-        files[output.file_name(path)] = built.body
+        files[folder.file_name(path)] = built.body
     return files
 
 
@@ -71,7 +71,7 @@ def test_the_folder_follows_any_sequence_of_changes(tmp_path: Path, seed: int) -
     try:
         changes = library.scan()
         mirror.publish(renderer.site(library), changes.changed, settings)
-        names = [f"{folder}a{n}.txt" for folder in ("", "x/", "x/y/") for n in range(6)]
+        names = [f"{sub}a{n}.txt" for sub in ("", "x/", "x/y/") for n in range(6)]
         for step in range(40):
             name = rng.choice(names)
             path = seeds / name
@@ -87,7 +87,7 @@ def test_the_folder_follows_any_sequence_of_changes(tmp_path: Path, seed: int) -
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 day = rng.randrange(80)
-                path.write_text(article(f"S{step}", day, rng.choice(SOURCES)))
+                path.write_text(article(f"S{step}", day=date(day), source=rng.choice(SOURCES)))
             changes = library.apply(touched)
             site = renderer.site(library)
             mirror.publish(site, changes.changed, settings)
@@ -116,7 +116,7 @@ def test_archive_pages_follow_articles_published_at_the_top_across_months(
         mirror.publish(renderer.site(library), library.scan().changed, settings)
         for day in range(0, 100, 3):  # 2021-01-01 on, three days apart: about a month a page
             name = f"a{day:03}.txt"
-            (seeds / name).write_text(article(f"Day {day}", day, SOURCES[day % 2]))
+            (seeds / name).write_text(article(f"Day {day}", day=date(day), source=SOURCES[day % 2]))
             changes = library.apply([name])
             site = renderer.site(library)
             mirror.publish(site, changes.changed, settings)
@@ -132,7 +132,7 @@ def test_a_folder_it_cannot_write_is_retried_and_caught_up(
 ) -> None:
     seeds, out = tmp_path / "seeds", tmp_path / "public"
     seeds.mkdir()
-    (seeds / "a.txt").write_text(article("Alpha", 3, "TASS"))
+    (seeds / "a.txt").write_text(article("Alpha", day=date(3), source="TASS"))
     settings = Settings(seeds=seeds, max_entries=3, base_url="https://news.example/")
     library, renderer = Library(settings), Renderer(settings)
     out.write_text("a file where the folder should be")
@@ -145,7 +145,7 @@ def test_a_folder_it_cannot_write_is_retried_and_caught_up(
             assert not mirror.wait_idle(0.5)  # failed, and waiting to retry
             assert f"cannot publish to {out}" in caplog.text
         out.unlink()
-        (seeds / "b.txt").write_text(article("Bravo", 4, "TASS"))
+        (seeds / "b.txt").write_text(article("Bravo", day=date(4), source="TASS"))
         changes = library.apply(["b.txt"])
         site = renderer.site(library)
         mirror.publish(site, changes.changed, settings)
