@@ -64,7 +64,7 @@ class Settings:
     state_dir: str = _setting(
         "", "where the cache lives (default $STATE_DIRECTORY, else ~/.cache/feedd)"
     )
-    access_log: bool = _setting(False, "log every request (costs about a third of throughput)")
+    access_log: bool = _setting(False, "log every request (costs throughput)")
     hubs: tuple[str, ...] = _setting(
         (), "WebSub hub URLs the feeds name and feedd pings after each update"
     )

@@ -32,7 +32,7 @@ _SCHEMA = 4  # bump when the tables change
 
 class Stored(NamedTuple):
     """A row as stored, and what a scan makes of a worker's answer: plain values, turned into
-    datetimes and heads only as they are used (a start goes through 100,000 of them)."""
+    datetimes and heads only as they are used (a start goes through a row a file)."""
 
     version: int  # hash() of the file's (size, mtime_ns, inode)
     published: float | None
@@ -57,8 +57,8 @@ class Stored(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """The rows of a cache: its articles column by column (a warm start makes 100,000 entries
-    of them in loops that run in C), and the other rows (rejected files) whole."""
+    """The rows of a cache: its articles column by column (a warm start makes their entries in
+    loops that run in C), and the other rows (rejected files) whole."""
 
     paths: Sequence[str] = ()
     versions: Sequence[int] = ()

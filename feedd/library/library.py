@@ -37,7 +37,6 @@ from feedd.library.reading import (
     UNSIGNED,
     Heads,
     NotACandidate,
-    Outcome,
     Signature,
     read_article,
     read_heads,
@@ -72,7 +71,7 @@ class Library:
         self._candidates = Candidates(self.root, settings.include)
         self._cache = cache
         # Paths whose cache row is out of date: written from what the library holds when
-        # saved, so a cold start does not keep 100,000 rows besides its entries.
+        # saved, so a cold start does not keep a row a file besides its entries.
         self._unsaved: set[str] = set()
         self.entries: dict[str, Entry] = {}
         self.pages: immutables.Map[str, Entry] = immutables.Map()
@@ -271,9 +270,9 @@ class Library:
     def _warm_start(self, cached: Rows, progress: Progress | None) -> Changes:
         """The first scan with a cache: publish what it holds, then check it against the
         folder like any later rescan. When the cache holds many files, another process walks
-        the folder meanwhile: the walk (a `stat` a file) and making 100,000 entries each take
-        about a second of the GIL, and now take it side by side rather than one after the
-        other. For a few files, starting that process (0.25 s) would cost more than the walk."""
+        the folder meanwhile: the walk and making the entries both need the GIL, and take it
+        side by side rather than one after the other. For a few files, starting that process
+        would cost more than the walk."""
         found: dict[str, WalkResult] | None = None
         with contextlib.ExitStack() as stack:
             walking = None
@@ -441,18 +440,18 @@ class Library:
                 if progress is not None and (done % 1000 == 0 or done == total):
                     progress(done, total)
                 before = self.entries.get(path), self.rejected.get(path)
-                if isinstance(result, Stored):
-                    if bulk and before == (None, None):  # nothing known of it: the fast path
-                        rejection = self._restore(path, result)
-                        if rejection is None:
-                            changed.add(path)
-                        else:
-                            new_rejections.append((path, rejection))
-                        continue
-                    result = result.head()
+                if isinstance(result, Stored) and bulk and before == (None, None):
+                    rejection = self._restore(path, result)  # nothing known of it: fast path
+                    if rejection is None:
+                        changed.add(path)
+                    else:
+                        new_rejections.append((path, rejection))
+                    continue
                 if before == (None, None):
                     self._folders.add(path)
-                self._settle(path, result, bulk, version)
+                self._settle(
+                    path, result.head() if isinstance(result, Stored) else result, bulk, version
+                )
                 after = self.entries.get(path), self.rejected.get(path)
                 if after == (None, None):
                     self._folders.discard(path)
@@ -497,7 +496,7 @@ class Library:
         pending: dict[str, Signature | None],
         found: dict[str, WalkResult],
         whole: bool,
-    ) -> Iterator[tuple[str, int, Outcome | Stored]]:
+    ) -> Iterator[tuple[str, int, Article | Stored | str | None]]:
         """What each pending path is now, and its version (the hash of its signature), read
         (in worker processes when there are many). Heads come as rows (`Stored`); whole
         articles, and rejections, as they are."""
@@ -521,9 +520,11 @@ class Library:
             elif result is not None and signature is not None and signature != UNSIGNED:
                 # (UNSIGNED: refused unread, as too large; looked at again at the next rescan)
                 signatures[path] = version
-            if isinstance(result, tuple):
-                result = Stored(version, *result, None)
-            yield path, version, result
+            yield (
+                path,
+                version,
+                Stored(version, *result, None) if isinstance(result, tuple) else result,
+            )
 
     def _restore(self, path: str, stored: Stored) -> str | None:
         """The fast path, in bulk mode, for a file nothing is known of yet: as the cache stored
@@ -556,7 +557,9 @@ class Library:
             self.warnings[path] = stored.stored_warnings()
         return None
 
-    def _settle(self, path: str, result: Outcome, bulk: bool, version: int) -> None:
+    def _settle(
+        self, path: str, result: Article | Head | str | None, bulk: bool, version: int
+    ) -> None:
         """Make the library say what `result` says of `path`."""
         if result is None:
             self._forget(path)
@@ -636,15 +639,12 @@ class Library:
 @contextlib.contextmanager
 def _long_slices(*, first: bool) -> Iterator[None]:
     """A whole-folder scan is a long CPU-bound stretch beside the event loop and the watcher:
-    at the daemon's short GIL switch interval they handed the GIL over so often that a warm
-    start took twice as long as the same scan alone (the pool's result thread and the scan
-    pass it back and forth for every chunk). Python's default (5 ms) meanwhile, for the
-    `first` scan only: at a later one readers are being served, and at 5 ms the loop waited
-    that long after every send (p99 while 10,000 files landed: 80 ms, 60 ms without).
+    at the daemon's short GIL switch interval they would hand the GIL over at every chunk the
+    worker pool sends back. Python's default interval meanwhile, for the `first` scan only:
+    nothing is served yet then, and at a later one readers are.
 
-    The cyclic garbage collector is paused for the whole scan too, not only while entries
-    are made (`_in_bulk`): loading the cache and walking make 200,000 objects before that,
-    and collections walking them all made a process's first scan twice as slow as its next."""
+    The cyclic garbage collector is paused for the whole scan: loading the cache and walking
+    make two objects a file, and collections would walk them all again and again."""
     interval = sys.getswitchinterval()
     if first:
         sys.setswitchinterval(max(interval, _SCAN_SWITCH_INTERVAL))

@@ -43,8 +43,8 @@ Signature = tuple[int, int, int]
 UNSIGNED: Signature = (-1, -1, -1)
 
 # An article's head as a worker sends it back: its dates as UTC timestamps, its source and its
-# warnings as JSON. Plain floats and strings pickle several times faster than datetimes with a
-# ZoneInfo, and they are what the cache stores.
+# warnings as JSON: plain values pickle faster than datetimes with a ZoneInfo, and they are
+# what the cache stores.
 Packed = tuple[float, float, str | None, str | None]
 
 # What reading a path gave: the article (whole, or its head from a worker), why it is rejected,
@@ -70,8 +70,8 @@ def read_many(
 
 class Heads(NamedTuple):
     """The heads of many files column by column, as a first scan restores them (see
-    `Library._restore_all`): lists of plain values pickle in half the time of a tuple a
-    file. The files without a head are in `others`."""
+    `Library._restore_all`): lists of plain values pickle faster than a tuple a file. The
+    files without a head are in `others`."""
 
     paths: list[str]
     versions: list[int]  # hash() of each signature

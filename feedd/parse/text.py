@@ -90,9 +90,9 @@ _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F
 
 
 def _may_need_cleaning(utf8: bytes, controls: bool = True) -> bool:
-    """A check in C of the bytes, for nearly every file: `clean`'s expression takes 6 µs a
-    kilobyte, a fifth of a whole parse. Text with U+0080-U+00BF (a no-break space, ©, °)
-    merely takes the slow way."""
+    """A check in C of the bytes, for nearly every file, so that `clean`'s expression (a good
+    part of a whole parse) runs only where it may find something. Text with U+0080-U+00BF
+    (a no-break space, ©, °) merely takes the slow way."""
     if controls and len(utf8.translate(None, _CONTROL_BYTES)) != len(utf8):
         return True
     return not utf8.isascii() and (b"\xc2" in utf8 or b"\xef\xbf" in utf8)

@@ -47,7 +47,7 @@ class _Pending:
 class Mirror:
     """Call `publish` with each new site (from any thread); `stop` writes what is pending."""
 
-    def __init__(self, out: Path, on_written: Callable[[Site], None] | None = None) -> None:
+    def __init__(self, out: Path, on_written: Callable[[Site], object] | None = None) -> None:
         """`on_written(site)` is called (from the mirror's thread) once `site` is in the folder."""
         self.out = out
         self._on_written = on_written
@@ -210,8 +210,7 @@ class _Written:
             if old.sources.get(slug) != feed:
                 for suffix in urls.FEED_SUFFIXES:
                     found = listing(site, f"{urls.SOURCES}{slug}{suffix}", settings)
-                    built = self._listings(found) if found is not None else None
-                    if built is not None:
+                    if found is not None and (built := self._listings(found)) is not None:
                         first.append((found.head.self_path, built))
         gone += [
             f"{urls.SOURCES}{slug}{s}"
@@ -277,8 +276,8 @@ def _archive_pages(
     All of them, unless the two archives are known to begin alike (see
     `OrderPrefix.shared_with`): then the pages before the one listing the last key they share
     are the same pages with the same links, and only that page and later ones are made again.
-    An article published at the top moves one key into the archive: at 100,000 articles that
-    is its last page or two, not 2,000 of them made and compared at every update."""
+    An article published at the top moves one key into the archive: that changes its last
+    page or two, not every page of a large archive made and compared at every update."""
     fresh: list[Page] = []
     if old is not None and new is not None and old.size == new.size:
         keys = new.keys

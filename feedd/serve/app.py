@@ -35,7 +35,7 @@ _HTML_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY + "; frame-a
 # Web-based readers fetch feeds from the browser; the feeds are public anyway.
 _FEED_HEADERS = {"Access-Control-Allow-Origin": "*"}
 # Bodies larger than this are sent in slices of _SLICE_BYTES (see _send_in_slices); a typical
-# feed (about 110 KB) still goes in one write.
+# feed still goes in one write.
 _WHOLE_BYTES = 256 * 1024
 _SLICE_BYTES = 64 * 1024
 

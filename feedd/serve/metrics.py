@@ -15,7 +15,7 @@ class Metrics:
     updates: int = 0
     rescans: int = 0
     # By status code. A defaultdict rather than a Counter: counting is on every request's path,
-    # and a Counter's `+= 1` costs twice as much.
+    # and a Counter's `+= 1` costs more.
     requests: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))
     _latency_counts: list[int] = field(default_factory=lambda: [0] * (len(_BUCKETS) + 1))
     _latency_sum: float = 0.0

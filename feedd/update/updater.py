@@ -72,14 +72,14 @@ class Updater:
 
     `rescanned_soon`: the caller asks for a rescan once the first site is out (the daemon's
     watcher does, once its watches are in place). The first site may then come straight from
-    the cache, unchecked, and that rescan checks it against the folder: a restart at 100,000
-    files does not walk them twice. Should it not come, one is made `_CHECK_SECONDS` later."""
+    the cache, unchecked, and that rescan checks it against the folder: a restart does not walk
+    the folder twice. Should it not come, one is made `_CHECK_SECONDS` later."""
 
     settings: Settings
-    on_update: Callable[[Update], None]
+    on_update: Callable[[Update], object]
     rescanned_soon: bool = False
     # Called once a batch with a reload in it is done with, published or failed.
-    on_reloaded: Callable[[], None] | None = None
+    on_reloaded: Callable[[], object] | None = None
     _queue: queue.SimpleQueue[_Request] = field(default_factory=queue.SimpleQueue)
     _thread: threading.Thread | None = None
 
@@ -163,7 +163,7 @@ class Updater:
                 check_by = time.monotonic() + _CHECK_SECONDS  # counted from the site out
                 if library.unchecked and (next_rescan is None or next_rescan > check_by):
                     next_rescan = check_by
-                if rescan:  # published first: a cold start's 100,000 rows take seconds
+                if rescan:  # published first: a cold start saves a row a file
                     library.save()
             except Exception:
                 # A bug must not stop the updates: the last good site stays served.
@@ -214,7 +214,7 @@ def _log(changes: Changes, library: Library, rescanned: bool) -> None:
     )
     for path, reason in changes.new_rejections:
         log.warning("rejected %s: %s", display_path(path), reason)
-    # Few files have warnings; a cold start changes 100,000 paths: look from the smaller side.
+    # Few files have warnings, and a cold start changes every path: look from the smaller side.
     for path in sorted(path for path in library.warnings if path in changes.changed):
         for warning in library.warnings[path]:
             log.warning("%s: warning: %s", display_path(path), warning)
