@@ -1,6 +1,6 @@
 """deploy/feedd.service under a real systemd: PID 1 of a `systemd-nspawn` container booted from
 an overlay of this machine's own / (writes go to a tmpfs), with feedd installed as
-deploy/README.md says, then driven with systemctl and read over HTTP from inside.
+docs/deployment.md says, then driven with systemctl and read over HTTP from inside.
 
 Needs root, systemd-nspawn (Debian's `systemd-container`; .ci/run installs it), util-linux's
 unshare and nsenter, /usr/bin/python3 (the venv's Python must be outside /root and /home,
@@ -328,7 +328,7 @@ def container() -> Iterator[Container]:
 
 
 def _lay_out(root: Path) -> None:
-    """What deploy/README.md installs, in the overlay: the project to pip install, the unit
+    """What docs/deployment.md installs, in the overlay: the project to pip install, the unit
     (plus a drop-in for a short watchdog), the settings and the articles; and masks for the
     services this machine enables that a test container does not need."""
 
