@@ -57,6 +57,8 @@ class FolderWatcher:
         self._stop = threading.Event()
         self._restart = threading.Event()
         self._said: str | None = None  # how the watcher said it watches, last it said so
+        self._running = False  # the current watch is in place (it has looked once)
+        self._failed = ""  # the last failure, said once however often it comes again
         self._thread = threading.Thread(target=self._run, name="feedd-watcher", daemon=True)
 
     def start(self) -> None:
@@ -83,17 +85,24 @@ class FolderWatcher:
                     pass
                 self._said = None
                 continue
+            self._running = False
             try:
                 self._watch(polling)
                 failures = 0
             except Exception as error:
-                failures += 1
+                # A watch that ran, then failed (watchfiles raises for a file name that is not
+                # UTF-8), is set up again at once: other files' changes must not wait. One
+                # that cannot be set up is retried less and less often.
+                failures = 1 if self._running else failures + 1
                 self._said = None
                 if not polling and _is_limit(error):
                     log.warning("inotify limit reached (%s); falling back to polling", error)
                     polling = True
-                else:
+                elif str(error) != self._failed:
                     log.warning("file watcher failed: %s; rescanning and restarting it", error)
+                else:
+                    log.debug("file watcher failed again: %s", error)
+                self._failed = str(error)
                 self._stop.wait(_RETRY_SECONDS[min(failures, len(_RETRY_SECONDS)) - 1])
 
     def _watch(self, polling: bool) -> None:
@@ -123,6 +132,7 @@ class FolderWatcher:
             held_up, looked = seen_at - looked > _HELD_UP_SECONDS, seen_at
             if first:
                 first = False
+                self._running = True
                 how = f"polling every {_POLL_MS} ms" if polling else "inotify"
                 # Said once, and again after a failure: folders that come set them up too.
                 level = logging.DEBUG if how == self._said else logging.INFO
@@ -159,8 +169,20 @@ class FolderWatcher:
 
 
 def _folders(root: str) -> list[str]:
-    """`root` and the folders below it that can be listed (links are not followed)."""
-    return [folder for folder, _, _ in os.walk(root)]
+    """`root` and the folders below it that can be listed (links are not followed), however
+    deeply nested: a stack, not recursion."""
+    found = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                below = [entry.path for entry in entries if entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        found.append(folder)
+        stack.extend(below)
+    return found
 
 
 def _is_limit(error: Exception) -> bool:

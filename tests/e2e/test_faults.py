@@ -269,6 +269,54 @@ def _lift_inotify_limits(daemon: Daemon) -> None:
     )
 
 
+def test_the_folder_deleted_and_made_again_in_its_place(seeds: Path) -> None:
+    """`rm -rf seeds && mkdir seeds`: the new folder may get the old one's inode at once, so
+    what says the folder was replaced is the event of its deletion."""
+    with serving(seeds) as daemon:
+        shutil.rmtree(seeds)
+        (seeds / "sub").mkdir(parents=True)
+        (seeds / "sub" / "two.txt").write_text(article("Two"))
+        wait_for(lambda: daemon.titles() == {"Two"}, what="the folder made again")
+        (seeds / "three.txt").write_text(article("Three"))
+        wait_for(lambda: daemon.titles() == {"Two", "Three"}, _SOON, "a file in it, at once")
+
+
+def test_a_tree_a_thousand_folders_deep(seeds: Path, tmp_path: Path) -> None:
+    """Deeper than Python's recursion limit: walks must not recurse."""
+    levels = ["d"] * 1100
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        for name in ["deep", *levels]:  # one level at a time: a path too long for one call
+            os.mkdir(name, dir_fd=fd)
+            fd, parent = os.open(name, os.O_RDONLY, dir_fd=fd), fd
+            os.close(parent)
+        with os.fdopen(os.open("x.txt", os.O_WRONLY | os.O_CREAT, dir_fd=fd), "w") as file:
+            file.write(article("Deep"))
+    finally:
+        os.close(fd)
+    with serving(seeds) as daemon:
+        (tmp_path / "deep").rename(seeds / "deep")
+        wait_for(lambda: has(daemon, "Deep"), what="the article at the bottom")
+        (seeds / "c.txt").write_text(article("Charlie"))
+        wait_for(lambda: has(daemon, "Charlie"), _SOON, "a file beside it, at once")
+        assert not daemon.logged("recursion|watcher failed")
+
+
+def test_a_name_that_is_not_utf8_is_rejected_once_and_disturbs_nothing(seeds: Path) -> None:
+    """watchfiles raises at every event on such a name: the other files must not wait, and
+    the file is reported once, with its reason."""
+    with serving(seeds) as daemon:
+        with open(os.path.join(os.fsencode(seeds), b"\xff.txt"), "wb") as writer:
+            for i in range(5):
+                writer.write(article(f"Not UTF-8 {i}").encode())
+                writer.flush()
+                (seeds / f"ok-{i}.txt").write_text(article(f"Fine {i}"))
+                wait_for(lambda i=i: has(daemon, f"Fine {i}"), _SOON, "the other file")
+        wait_for(lambda: daemon.health()["rejected"] == 1, what="the rejection")
+        rejected = daemon.logged(r"rejected .xff\.txt: file name is not valid UTF-8")
+        assert len(rejected) == 1, daemon.log
+
+
 def test_inotify_instance_limit_then_lifted(seeds: Path) -> None:
     with serving(seeds, prefix=inotify_limits(watches=100, instances=0)) as daemon:
         wait_for(lambda: daemon.logged("Too many open files"))
