@@ -1,8 +1,8 @@
 """A persistent cache of what each file parsed to, so a restart costs a `stat` per file.
 
 SQLite from the standard library, in the state directory; keyed by path, each row holding the
-hash of the file's size, mtime and inode (its version); thrown away whole when the parser, a
-setting that changes parsing, or the Python that hashes differs.
+hash of the file's size, mtime and inode (its version) and of its bytes (its digest); thrown
+away whole when the parser, a setting that changes parsing, or the Python that hashes differs.
 A missing, corrupt or unwritable cache is rebuilt or done without, never fatal.
 """
 
@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import sqlite3
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,7 +28,7 @@ from feedd.parse.article import PARSER_VERSION, Head
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = 4  # bump when the tables change
+_SCHEMA = 5  # bump when the tables change
 
 
 class Stored(NamedTuple):
@@ -40,6 +41,7 @@ class Stored(NamedTuple):
     source: str | None
     warnings: str | None  # JSON
     reason: str | None  # why the file is rejected; None for an article
+    digest: int = 0  # of the file's bytes (`reading.digest`): its entry's version
 
     def head(self) -> Head | str:
         if self.reason is not None:
@@ -66,6 +68,7 @@ class Rows:
     updated: Sequence[float] = ()
     sources: Sequence[str | None] = ()
     warnings: Sequence[str | None] = ()
+    digests: Sequence[int] = ()
     rejected: Mapping[str, Stored] = field(default_factory=lambda: MappingProxyType({}))
 
     def __len__(self) -> int:
@@ -76,7 +79,10 @@ class Rows:
         articles = zip(
             self.versions, self.published, self.updated, self.sources, self.warnings, strict=True
         )
-        rows = {path: Stored(*row, None) for path, row in zip(self.paths, articles, strict=True)}
+        rows = {
+            path: Stored(*row, None, digest)
+            for path, row, digest in zip(self.paths, articles, self.digests, strict=True)
+        }
         return {**rows, **self.rejected}
 
 
@@ -101,6 +107,11 @@ def cache_path(settings: Settings, environ: Mapping[str, str]) -> Path | None:
 
 
 class ArticleCache:
+    """The cache of one folder. A start trusts it only when it is complete: written whole by a
+    process that then kept it in step. Deleted while feedd runs, thrown away as corrupt, or
+    left behind by a save that failed, it is written whole again at the next save, and until
+    then a start checks the folder before it publishes anything."""
+
     def __init__(self, path: Path, settings: Settings) -> None:
         self.path = path
         # Anything that would make the same bytes parse or date differently, or the same
@@ -114,20 +125,30 @@ class ArticleCache:
                 sys.implementation.cache_tag,
             ]
         )
+        # What marks the file as the complete one this process wrote or read: rows can be
+        # added to it one by one. None: the next save writes every row.
+        self._whole: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Whether the rows last loaded, or saved, are every file's."""
+        return self._whole is not None
 
     def exists(self) -> bool:
         return self.path.exists()
 
     def load(self) -> Rows:
         """Every row, or none if the cache is missing, stale or unreadable."""
+        self._whole = None
         if not self.path.exists():
             return Rows()
         try:
             with self._open() as db:
-                meta = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-                if meta is None or meta[0] != self._fingerprint:
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                if meta.get("fingerprint") != self._fingerprint:
                     return Rows()
                 rows = _rows(_select(db))
+                self._whole = meta.get("whole")
         except sqlite3.Error as error:
             if _corrupt(error):
                 log.warning("cache %s unreadable (%s); rebuilding it", self.path, error)
@@ -137,32 +158,47 @@ class ArticleCache:
             return Rows()
         return rows
 
-    def save(self, rows: Mapping[str, Stored | None]) -> None:
-        """Write the rows that changed and forget the paths mapped to None; errors are logged."""
+    def save(self, rows: Mapping[str, Stored | None]) -> bool:
+        """Write the rows that changed and forget the paths mapped to None. False, writing
+        nothing, unless the file is the complete one this process knows (then the caller saves
+        every row with `save_whole`), or when writing failed (logged)."""
+        if self._whole is None:
+            return False
+        try:
+            with self._open() as db:
+                marker = db.execute("SELECT value FROM meta WHERE key = 'whole'").fetchone()
+                if marker is None or marker[0] != self._whole:
+                    self._whole = None  # another file now, or emptied
+                    return False
+                _write(db, rows)
+        except (sqlite3.Error, OSError, ValueError, OverflowError) as error:
+            self._failed(error)
+            return False
+        return True
+
+    def save_whole(self, rows: Mapping[str, Stored]) -> None:
+        """Replace every row with `rows`, every file's; errors are logged."""
+        marker = secrets.token_hex(8)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._open() as db:
-                meta = db.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-                if meta is None or meta[0] != self._fingerprint:
-                    db.execute("DELETE FROM files")
-                    db.execute(
-                        "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)",
-                        (self._fingerprint,),
-                    )
+                db.execute("DELETE FROM files")
+                db.execute("DELETE FROM meta")
+                _write(db, rows)
                 db.executemany(
-                    "DELETE FROM files WHERE path = ?",
-                    ((_key(path),) for path, stored in rows.items() if stored is None),
-                )
-                # In key order: SQLite then appends to its tree rather than inserting all over
-                # it (a cold start saves every row).
-                db.executemany(
-                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    sorted((_key(path), *stored) for path, stored in rows.items() if stored),
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("fingerprint", self._fingerprint), ("whole", marker)],
                 )
         except (sqlite3.Error, OSError, ValueError, OverflowError) as error:
-            log.warning("cannot write cache %s: %s", self.path, error)
-            if isinstance(error, sqlite3.Error) and _corrupt(error):
-                self._discard()
+            self._failed(error)
+            return
+        self._whole = marker
+
+    def _failed(self, error: Exception) -> None:
+        log.warning("cannot write cache %s: %s", self.path, error)
+        self._whole = None  # what it holds is not known now: the next save writes every row
+        if isinstance(error, sqlite3.Error) and _corrupt(error):
+            self._discard()
 
     @contextlib.contextmanager
     def _open(self) -> Iterator[sqlite3.Connection]:
@@ -182,8 +218,8 @@ class ArticleCache:
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         db.execute(
             "CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, version INTEGER,"
-            " published REAL, updated REAL, source TEXT, warnings TEXT, reason TEXT)"
-            " WITHOUT ROWID"
+            " published REAL, updated REAL, source TEXT, warnings TEXT, reason TEXT,"
+            " digest INTEGER) WITHOUT ROWID"
         )
 
     def _discard(self) -> None:
@@ -192,17 +228,30 @@ class ArticleCache:
                 os.unlink(f"{self.path}{suffix}")
 
 
+def _write(db: sqlite3.Connection, rows: Mapping[str, Stored | None]) -> None:
+    db.executemany(
+        "DELETE FROM files WHERE path = ?",
+        ((_key(path),) for path, stored in rows.items() if stored is None),
+    )
+    # In key order: SQLite then appends to its tree rather than inserting all over it.
+    db.executemany(
+        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        sorted((_key(path), *stored) for path, stored in rows.items() if stored),
+    )
+
+
 # The rows as `_select` reads them: the articles' columns (path, version, published, updated,
-# source, warnings; none if there are no articles), and the other rows whole.
+# source, warnings, digest; none if there are no articles), and the other rows whole.
 _Selected = tuple[tuple[tuple[Any, ...], ...], tuple[tuple[Any, ...], ...]]
 
 
 def _select(db: sqlite3.Connection) -> _Selected:
     articles = db.execute(
-        "SELECT path, version, published, updated, source, warnings FROM files WHERE reason IS NULL"
+        "SELECT path, version, published, updated, source, warnings, digest FROM files"
+        " WHERE reason IS NULL"
     ).fetchall()
     others = db.execute(
-        "SELECT path, version, published, updated, source, warnings, reason FROM files"
+        "SELECT path, version, published, updated, source, warnings, reason, digest FROM files"
         " WHERE reason IS NOT NULL"
     ).fetchall()
     return tuple(zip(*articles, strict=True)), tuple(others)
@@ -213,8 +262,10 @@ def _rows(selected: _Selected) -> Rows:
     rejected = {_path(row[0]): Stored._make(row[1:]) for row in others}
     if not columns:
         return Rows(rejected=rejected)
-    paths, versions, published, updated, sources, warnings = columns
-    return Rows(tuple(map(_path, paths)), versions, published, updated, sources, warnings, rejected)
+    paths, versions, published, updated, sources, warnings, digests = columns
+    return Rows(
+        tuple(map(_path, paths)), versions, published, updated, sources, warnings, digests, rejected
+    )
 
 
 def _corrupt(error: sqlite3.Error) -> bool:

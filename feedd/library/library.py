@@ -181,7 +181,9 @@ class Library:
             nothing_known = not (self._signatures or self.entries or self.rejected)
             if nothing_known and self._cache is not None and self._cache.exists():
                 cached = self._cache.load()
-                if checked_later and cached:
+                # Published unchecked only if complete: else a restart would publish less than
+                # the folder holds, and a static copy remove the rest.
+                if checked_later and cached and self._cache.complete:
                     return self._restore_unchecked(cached)
                 changes = self._warm_start(cached, progress)
             else:
@@ -226,13 +228,13 @@ class Library:
                     files.append(path)
                     yield path
 
-        columns: Heads = Heads([], [], [], [], [], [], [])
+        columns: Heads = Heads([], [], [], [], [], [], [], [])
         made = EntryBatch()
         done = 0
         for heads in read_heads(self.root, files_found(), self.settings):
             for column, more in zip(columns, heads, strict=True):
                 column.extend(more)  # type: ignore[attr-defined]  # (every field is a list)
-            made.add(heads.paths, heads.published, heads.updated, heads.sources, heads.versions)
+            made.add(heads.paths, heads.published, heads.updated, heads.sources, heads.digests)
             done += len(heads.paths) + len(heads.others)
             if progress is not None:
                 progress(done, len(files))  # (all found: see `read_heads`)
@@ -252,6 +254,7 @@ class Library:
             updated=columns.updated,
             sources=columns.sources,
             warnings=columns.warnings,
+            digests=columns.digests,
             rejected=rejected,
         )
         changes = self._restore_all(rows, made)
@@ -311,7 +314,7 @@ class Library:
         assert not (self.entries or self.rejected), "restored into an empty library only"
         if made is None:
             made = EntryBatch()
-            made.add(rows.paths, rows.published, rows.updated, rows.sources, rows.versions)
+            made.add(rows.paths, rows.published, rows.updated, rows.sources, rows.digests)
         paths = rows.paths
         self.pages = made.pages()
         if len(self.pages) < len(paths):
@@ -349,10 +352,18 @@ class Library:
         return Changes(frozenset(changed), tuple(rejections))
 
     def save(self) -> None:
-        """Write what changed since the last save to the cache (a no-op without one)."""
-        if self._cache is not None and self._unsaved:
-            rows = {path: self._stored(path) for path in self._unsaved}
-            self._cache.save(rows)
+        """Write what changed since the last save to the cache (a no-op without one), or every
+        row when the cache on disk is not known to hold the others."""
+        cache = self._cache
+        if cache is None:
+            return
+        if cache.complete and not self._unsaved:
+            return
+        if not cache.save({path: self._stored(path) for path in self._unsaved}):
+            rows = {
+                path: self._stored(path) for path in itertools.chain(self.entries, self.rejected)
+            }
+            cache.save_whole({path: row for path, row in rows.items() if row is not None})
         self._unsaved = set()
 
     def _stored(self, path: str) -> Stored | None:
@@ -361,12 +372,14 @@ class Library:
         if entry is not None:
             warnings = self.warnings.get(path)
             return Stored(
-                entry.version,
+                # Not signed (it changed while read): a version no walk gives, read again.
+                self._signatures.get(path, hash(UNSIGNED)),
                 entry.published.timestamp(),
                 entry.updated.timestamp(),
                 entry.source,
                 json.dumps(warnings) if warnings else None,
                 None,
+                entry.version,
             )
         reason = self.rejected.get(path)
         version = self._signatures.get(path)
@@ -497,9 +510,9 @@ class Library:
         found: dict[str, WalkResult],
         whole: bool,
     ) -> Iterator[tuple[str, int, Article | Stored | str | None]]:
-        """What each pending path is now, and its version (the hash of its signature), read
-        (in worker processes when there are many). Heads come as rows (`Stored`); whole
-        articles, and rejections, as they are."""
+        """What each pending path is now, and its digest (0 if it was not read), read (in
+        worker processes when there are many). Heads come as rows (`Stored`); whole articles,
+        and rejections, as they are."""
         to_read = []
         for path, signature in pending.items():
             if signature is None:
@@ -508,7 +521,7 @@ class Library:
                 to_read.append(path)
         unsaved = self._unsaved
         signatures = self._signatures
-        for path, read, result in read_many(self.root, to_read, self.settings, whole=whole):
+        for path, read, digest, result in read_many(self.root, to_read, self.settings, whole=whole):
             # What was read signs it: the walk's `stat` came before, if there was one.
             signature = read if read is not None else pending[path]
             version = hash(signature)
@@ -522,8 +535,8 @@ class Library:
                 signatures[path] = version
             yield (
                 path,
-                version,
-                Stored(version, *result, None) if isinstance(result, tuple) else result,
+                digest,
+                Stored(version, *result, None, digest) if isinstance(result, tuple) else result,
             )
 
     def _restore(self, path: str, stored: Stored) -> str | None:
@@ -533,7 +546,7 @@ class Library:
         self._folders.add(path)
         page = urls.article_path(path)
         assert self._pages_edit is not None
-        version = stored.version
+        version = stored.digest
         if stored.reason is not None or page in self._pages_edit:
             self._settle(path, stored.head(), True, version)  # a rejection, or a page clash
             return self.rejected.get(path)

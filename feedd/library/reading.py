@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import re
 import stat
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -56,7 +57,7 @@ _Chunk = TypeVar("_Chunk")
 
 def read_many(
     root: str, paths: Sequence[str], settings: Settings, *, whole: bool = False
-) -> Iterator[tuple[str, Signature | None, Outcome]]:
+) -> Iterator[tuple[str, Signature | None, int, Outcome]]:
     """The outcome of each path, with the signature of the file that was read (None when
     it could not be opened): whole articles if `whole`, else heads (`Packed`), read in
     worker processes when there are many (see `_in_chunks`)."""
@@ -75,6 +76,7 @@ class Heads(NamedTuple):
 
     paths: list[str]
     versions: list[int]  # hash() of each signature
+    digests: list[int]  # of each file's bytes (see `digest`)
     published: list[float]
     updated: list[float]
     sources: list[str | None]
@@ -155,20 +157,21 @@ def _fork_server() -> multiprocessing.context.ForkServerContext:
 
 def _heads(
     root: str, paths: Sequence[str], settings: Settings
-) -> list[tuple[str, Signature | None, Outcome]]:
+) -> list[tuple[str, Signature | None, int, Outcome]]:
     with _Folders(root) as folders:
         return [(path, *_read(root, path, settings, folders, head_only=True)) for path in paths]
 
 
 def _heads_in_columns(root: str, paths: Sequence[str], settings: Settings) -> Heads:
-    heads = Heads([], [], [], [], [], [], [])
+    heads = Heads([], [], [], [], [], [], [], [])
     with _Folders(root) as folders:
         for path in paths:
-            signature, outcome = _read(root, path, settings, folders, head_only=True)
+            signature, read, outcome = _read(root, path, settings, folders, head_only=True)
             if isinstance(outcome, tuple):
                 assert signature is not None  # (a head was read)
                 heads.paths.append(path)
                 heads.versions.append(hash(signature))
+                heads.digests.append(read)
                 heads.published.append(outcome[0])
                 heads.updated.append(outcome[1])
                 heads.sources.append(outcome[2])
@@ -186,29 +189,42 @@ def _read(
     folders: _Folders | None = None,
     *,
     head_only: bool = False,
-) -> tuple[Signature | None, Outcome]:
-    """Read one file, and sign it with its `fstat`."""
+) -> tuple[Signature | None, int, Outcome]:
+    """Read one file, and sign it with its `fstat`; and the `digest` of what was read (0 when
+    nothing was)."""
     signature = None
+    read = 0
     try:
         raw, st = _read_bytes(root, path, settings.max_article_bytes, folders)
         # A writer's `open("w")` can empty the file between the `fstat` and the read, and
         # write the same bytes in the same tick of the file system's clock after it: what
         # was read (nothing) would be signed as the file that came back.
         signature = (st.st_size, st.st_mtime_ns, st.st_ino) if len(raw) == st.st_size else UNSIGNED
+        read = digest(raw)
         _check_name(path)
         if not head_only:
-            return signature, parse(path, raw, mtime=st.st_mtime, tz=settings.tz)
+            return signature, read, parse(path, raw, mtime=st.st_mtime, tz=settings.tz)
         head = parse_head(raw, mtime=st.st_mtime, tz=settings.tz)
-        return signature, (
-            head.published.timestamp(),
-            head.updated.timestamp(),
-            head.source,
-            json.dumps(head.warnings) if head.warnings else None,
+        return (
+            signature,
+            read,
+            (
+                head.published.timestamp(),
+                head.updated.timestamp(),
+                head.source,
+                json.dumps(head.warnings) if head.warnings else None,
+            ),
         )
     except ArticleError as error:
-        return signature, error.reason
+        return signature, read, error.reason
     except NotACandidate:
-        return None, None
+        return None, 0, None
+
+
+def digest(raw: bytes) -> int:
+    """What an article's bytes are, in a number: a new version of a file is a new entry even
+    when its size, time and inode stay the same (`cp -p`, `rsync -t`)."""
+    return zlib.crc32(raw)
 
 
 class NotACandidate(Exception):

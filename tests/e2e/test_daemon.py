@@ -369,3 +369,53 @@ def test_a_missing_folder_is_a_configuration_error(tmp_path: Path) -> None:
     # deploy/feedd.service lists 2 in RestartPreventExitStatus=: no restart for ever.
     assert result.returncode == 2
     assert f"{missing}: not a folder" in result.stderr
+
+
+def test_a_cache_deleted_while_serving_never_makes_a_restart_publish_less(
+    seeds: Path, tmp_path: Path
+) -> None:
+    """Deleted while feedd runs, the cache would hold only what was saved after: a restart
+    that trusted it would serve, and a static copy keep, a gutted site until the check."""
+    state, copy = tmp_path / "state", tmp_path / "public"
+    for i in range(300):
+        (seeds / f"n{i:03}.txt").write_text(article(f"Number {i}"))
+    args = ("--state-dir", str(state), "--publish", str(copy))
+    with running_daemon(seeds, *args) as daemon:
+        assert daemon.health()["articles"] == 302
+        for file in state.glob("articles-*.sqlite3*"):
+            file.unlink()
+        (seeds / "n000.txt").write_text(article("Number 0, edited"))
+        wait_for(lambda: "Number 0, edited" in daemon.titles(), what="the edit")
+        assert daemon.stop() == 0
+    with running_daemon(seeds, *args) as daemon:
+        first = next(line for line in daemon.log if "published" in line)
+        assert "published 302 articles" in first, daemon.log
+        assert daemon.health()["articles"] == 302
+        whole = wait_for(lambda: daemon.logged("published the whole site to"), what="the copy")
+        assert " 0 removed" in whole[0], whole
+        wait_for(lambda: daemon.health()["checked"], what="the check")
+        assert daemon.stop() == 0
+    with running_daemon(seeds, *args) as daemon:  # written whole again: trusted again
+        assert daemon.logged(r"published 302 articles: 302 changed, 0 rejected \(from the cache")
+
+
+def test_an_edit_that_keeps_size_time_and_inode_is_published(seeds: Path) -> None:
+    """`cp -p`, `rsync -t`, tar: the bytes change, the file's size, mtime and inode do not.
+    Its event is reason enough to read it, and what was read is what is published, its page
+    included (an older article's: not in the feeds)."""
+    with running_daemon(seeds, "--max-entries", "1") as daemon:
+        page = "/articles/a.html"
+        assert b"Alpha" in daemon.get(page).body
+        target = seeds / "a.txt"
+        before = target.stat()
+        text = target.read_text()
+        with target.open("r+") as file:  # in place: the same inode
+            file.write(text.replace("Alpha", "Omega", 1))
+        os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+        after = target.stat()
+        assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+            before.st_size,
+            before.st_mtime_ns,
+            before.st_ino,
+        )
+        wait_for(lambda: b"Omega" in daemon.get(page).body, what="the page of the new text")

@@ -294,12 +294,16 @@ def test_a_tree_a_thousand_folders_deep(seeds: Path, tmp_path: Path) -> None:
             file.write(article("Deep"))
     finally:
         os.close(fd)
-    with serving(seeds) as daemon:
-        (tmp_path / "deep").rename(seeds / "deep")
-        wait_for(lambda: has(daemon, "Deep"), what="the article at the bottom")
-        (seeds / "c.txt").write_text(article("Charlie"))
-        wait_for(lambda: has(daemon, "Charlie"), _SOON, "a file beside it, at once")
-        assert not daemon.logged("recursion|watcher failed")
+    try:
+        with serving(seeds) as daemon:
+            (tmp_path / "deep").rename(seeds / "deep")
+            wait_for(lambda: has(daemon, "Deep"), what="the article at the bottom")
+            (seeds / "c.txt").write_text(article("Charlie"))
+            wait_for(lambda: has(daemon, "Charlie"), _SOON, "a file beside it, at once")
+            assert not daemon.logged("recursion|watcher failed")
+    finally:
+        # shutil.rmtree (and pytest's clean-up with it) recurses: rm does not.
+        subprocess.run(["rm", "-rf", seeds / "deep", tmp_path / "deep"], check=True)
 
 
 def test_a_name_that_is_not_utf8_is_rejected_once_and_disturbs_nothing(seeds: Path) -> None:

@@ -384,14 +384,14 @@ def test_the_cache_lives_in_the_state_directory(tmp_path: Path) -> None:
 
 def _outcomes(root: str, paths: list[str], settings: Settings) -> dict[str, object]:
     """What read_many says of each path, with a worker's plain values and an article read here
-    alike as a head, and the signature of what was read."""
+    alike as a head, and the signature and digest of what was read."""
     outcomes: dict[str, object] = {}
-    for path, signature, result in read_many(root, paths, settings):
+    for path, signature, digest, result in read_many(root, paths, settings):
         if isinstance(result, tuple):
             result = Stored((0, 0, 0), *result, None).head()
         elif result is not None and not isinstance(result, str):
             result = Head(result.published, result.updated, result.source, result.warnings)
-        outcomes[path] = (signature, result)
+        outcomes[path] = (signature, digest, result)
     return outcomes
 
 
@@ -406,7 +406,7 @@ def test_many_files_are_read_in_worker_processes_with_the_same_outcome(tmp_path:
         assert parallel[path] == _outcomes(str(tmp_path), [path], settings)[path]
         st = (tmp_path / path).stat()
         assert parallel[path][0] == (st.st_size, st.st_mtime_ns, st.st_ino)  # type: ignore[index]
-    assert sum(isinstance(result, str) for _, result in parallel.values()) == 300  # type: ignore[misc]
+    assert sum(isinstance(result, str) for _, _, result in parallel.values()) == 300  # type: ignore[misc]
 
 
 def test_workers_start_while_the_paths_come_and_killed_ones_leave_the_rest_read_here(
@@ -474,9 +474,9 @@ def test_worker_processes_treat_links_and_special_files_as_a_single_read_does(
     for path in special:
         assert parallel[path] == _outcomes(root, [path], settings)[path], path
     for path in ("many/out.txt", "away/secret.txt", "many/fifo.txt"):
-        assert parallel[path] == (None, None), path
+        assert parallel[path] == (None, 0, None), path
     for path in ("many/in.txt", "linked/8.txt"):
-        assert isinstance(parallel[path][1], Head), path  # type: ignore[index]
+        assert isinstance(parallel[path][2], Head), path  # type: ignore[index]
 
 
 @pytest.mark.parametrize("count", [3, 2100], ids=["read-here", "read-by-workers"])
@@ -564,3 +564,38 @@ def test_a_modification_time_past_2262_is_cached_without_breaking_the_cache(
     second = library(seeds, cache_file)
     second.scan()
     assert second.entries == first.entries
+
+
+def test_a_save_that_failed_is_followed_by_a_whole_one(
+    seeds: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A save that failed (a full disk, a state folder missing) leaves the cache behind: the
+    next save writes every row, and only then is the cache trusted as complete."""
+    state = tmp_path / "state"
+    state.write_text("a file where the state folder goes")
+    cache_file = state / "cache.sqlite3"
+    running = library(seeds, cache_file)
+    running.scan()
+    running.save()
+    assert "cannot write cache" in caplog.text
+    state.unlink()
+    state.mkdir()
+    (seeds / "c.txt").write_text(article("Charlie"))
+    running.apply(["c.txt"])
+    running.save()
+    cache = ArticleCache(cache_file, Settings(seeds=seeds))
+    assert len(cache.load()) == 4 and cache.complete
+
+
+def test_rows_saved_one_by_one_into_a_cache_made_anew_are_not_trusted(
+    seeds: Path, tmp_path: Path
+) -> None:
+    """The cache deleted under a running feedd: its next save writes every row."""
+    cache_file = tmp_path / "cache.sqlite3"
+    running = scanned_and_saved(seeds, cache_file)
+    cache_file.unlink()
+    (seeds / "c.txt").write_text(article("Charlie"))
+    running.apply(["c.txt"])
+    running.save()
+    cache = ArticleCache(cache_file, Settings(seeds=seeds))
+    assert len(cache.load()) == 4 and cache.complete
