@@ -38,6 +38,9 @@ class Candidates:
     def __init__(self, root: str, include: tuple[str, ...]) -> None:
         self.root = root
         self._include = _any_of(include)
+        # The symlinks walks met inside the folder, and the path each leads to: a change to a
+        # file also changes what is read through a link to it or to a folder above it.
+        self.links: dict[str, str] = {}
 
     def walk(self, start: str, *, signed: bool = True) -> Iterator[tuple[str, WalkResult]]:
         """Candidate files under `start` (relative; "" for the root) with their signature,
@@ -55,8 +58,11 @@ class Candidates:
             st = os.stat(full)
         except OSError:
             return
-        if not inside(self.root, os.path.realpath(full)):
+        real = os.path.realpath(full)
+        if not inside(self.root, real):
             return
+        if real != os.path.join(self.root, start):
+            self._link(start, real)
         if stat.S_ISREG(st.st_mode):
             if self._candidate_name(parts[-1], is_dir=False):
                 yield start, (st.st_size, st.st_mtime_ns, st.st_ino)
@@ -143,14 +149,33 @@ class Candidates:
                 is_dir = stat.S_ISDIR(st.st_mode)
                 if not self._candidate_name(entry.name, is_dir=is_dir):
                     continue
-                if entry.is_symlink() and not inside(self.root, os.path.realpath(entry.path)):
-                    continue
+                if entry.is_symlink():
+                    real = os.path.realpath(entry.path)
+                    if not inside(self.root, real):
+                        continue
+                    self._link(path, real)
                 if is_dir:
                     key = (st.st_dev, st.st_ino)
                     if key not in above:  # else a symlink back up the tree
                         stack.append((path, above | {key}))
                 elif stat.S_ISREG(st.st_mode):
                     yield path, (st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def _link(self, path: str, real: str) -> None:
+        target = os.path.relpath(real, self.root)
+        if target != path:
+            self.links[path] = target
+
+    def aliases(self, paths: Iterable[str]) -> set[str]:
+        """The paths that reach one of `paths` (changed files or folders) through a link."""
+        found = set()
+        for link, target in self.links.items():
+            for path in paths:
+                if path == target or path.startswith(target + "/"):
+                    found.add(link + path[len(target) :])
+                elif target.startswith(path + "/"):
+                    found.add(link)  # a folder above what the link leads to
+        return found
 
     def _candidate_name(self, name: str, *, is_dir: bool) -> bool:
         if name.startswith(".") or _EDITOR.match(name):
@@ -165,6 +190,10 @@ class Candidates:
         )
 
 
-def walk_everything(root: str, include: tuple[str, ...]) -> list[tuple[str, WalkResult]]:
-    """`Candidates(root, include).walk("")`, whole: for a walk in another process."""
-    return list(Candidates(root, include).walk(""))
+def walk_everything(
+    root: str, include: tuple[str, ...]
+) -> tuple[list[tuple[str, WalkResult]], dict[str, str]]:
+    """`Candidates(root, include).walk("")`, whole, and the links it met: for a walk in
+    another process."""
+    candidates = Candidates(root, include)
+    return list(candidates.walk("")), candidates.links

@@ -199,6 +199,7 @@ class Library:
 
     def _walk_and_refresh(self, nothing_known: bool, progress: Progress | None) -> Changes:
         # A first scan with nothing cached reads every file, and reading a file signs it.
+        self._candidates.links.clear()
         walk = self._candidates.walk("", signed=bool(self._signatures))
         if nothing_known:
             first = list(itertools.islice(walk, _BULK + 1))
@@ -288,10 +289,13 @@ class Library:
             restored = self._restore_all(cached)
             if walking is not None:
                 try:
-                    found = dict(walking.result())
+                    walked, links = walking.result()
+                    found = dict(walked)
+                    self._candidates.links = links
                 except (BrokenProcessPool, OSError) as error:
                     log.warning("the walk in another process failed (%s); walking here", error)
         if found is None:
+            self._candidates.links.clear()
             found = dict(self._candidates.walk(""))
         checked = self._refresh(found, set(self.entries) | set(self.rejected), False, progress)
         # A rejection the cache held is reported only if it still stands.
@@ -393,9 +397,11 @@ class Library:
         `whole`: read here, one by one, keeping the newest articles whole (for `newest`)."""
         known: set[str] = set()
         wanted = {posixpath.normpath("/" + p).strip("/") for p in paths}
+        wanted |= self._candidates.aliases(wanted)  # what links lead to changed too
         for path in wanted:
             if not path:
                 everything = set(self.entries) | set(self.rejected)
+                self._candidates.links.clear()
                 return self._refresh(
                     dict(self._candidates.walk("")), everything, force=True, whole=whole
                 )

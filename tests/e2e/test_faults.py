@@ -321,6 +321,30 @@ def test_a_name_that_is_not_utf8_is_rejected_once_and_disturbs_nothing(seeds: Pa
         assert len(rejected) == 1, daemon.log
 
 
+def test_what_links_lead_to_follows_their_target(seeds: Path) -> None:
+    """Links inside the folder are followed: an article read through a link to a folder or a
+    file changes and goes with the file it leads to, at its event (not at a rescan)."""
+    (seeds / "d0").mkdir()
+    (seeds / "d0" / "x.txt").write_text(article("Ex"))
+    (seeds / "d0" / "y.txt").write_text(article("Why"))
+    (seeds / "alias").symlink_to("d0")
+    (seeds / "link.txt").symlink_to("d0/x.txt")
+    with serving(seeds, "--rescan-interval", "0") as daemon:
+
+        def titles(path: str) -> str | None:
+            page = daemon.get(path)
+            return lxml.html.fromstring(page.body).findtext(".//h1") if page.status == 200 else None
+
+        assert titles("/articles/alias/x.html") == titles("/articles/link.html") == "Ex"
+        (seeds / "d0" / "x.txt").write_text(article("Ex, edited"))
+        wait_for(
+            lambda: titles("/articles/alias/x.html") == "Ex, edited", _SOON, "via the folder link"
+        )
+        wait_for(lambda: titles("/articles/link.html") == "Ex, edited", _SOON, "via the file link")
+        (seeds / "d0" / "y.txt").unlink()
+        wait_for(lambda: titles("/articles/alias/y.html") is None, _SOON, "gone via the link")
+
+
 def test_inotify_instance_limit_then_lifted(seeds: Path) -> None:
     with serving(seeds, prefix=inotify_limits(watches=100, instances=0)) as daemon:
         wait_for(lambda: daemon.logged("Too many open files"))
