@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import posixpath
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
@@ -50,7 +49,6 @@ Progress = Callable[[int, int], None]
 
 # Past this many files at once, the library is filled in bulk: sorted once, not file by file.
 _BULK = 256
-_SCAN_SWITCH_INTERVAL = 0.005
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +173,7 @@ class Library:
         if not os.path.isdir(self.root):
             log.warning("%s is missing; keeping what was published", self.root)
             return Changes(frozenset(), ())
-        # The first scan may take the GIL in long slices: nothing is served yet (requests
-        # are answered 503). Later ones share it finely with the loop serving readers.
-        with _long_slices(first=not self._signatures):
+        with _collector_paused():
             nothing_known = not (self._signatures or self.entries or self.rejected)
             if nothing_known and self._cache is not None and self._cache.exists():
                 cached = self._cache.load()
@@ -656,25 +652,17 @@ class Library:
 
 
 @contextlib.contextmanager
-def _long_slices(*, first: bool) -> Iterator[None]:
-    """A whole-folder scan is a long CPU-bound stretch beside the event loop and the watcher:
-    at the daemon's short GIL switch interval they would hand the GIL over at every chunk the
-    worker pool sends back. Python's default interval meanwhile, for the `first` scan only:
-    nothing is served yet then, and at a later one readers are.
-
-    The cyclic garbage collector is paused for the whole scan: loading the cache and walking
-    make two objects a file, and collections would walk them all again and again."""
-    interval = sys.getswitchinterval()
-    if first:
-        sys.setswitchinterval(max(interval, _SCAN_SWITCH_INTERVAL))
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for a whole-folder scan: loading the cache and
+    walking make two objects a file, and collections would walk them all again and again.
+    What the scan kept is long-lived: frozen, later collections skip it."""
     collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        sys.setswitchinterval(interval)
         if collecting:
-            gc.freeze()  # what the scan kept is long-lived: later collections skip it
+            gc.freeze()
             gc.enable()
 
 

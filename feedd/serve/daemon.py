@@ -1,4 +1,4 @@
-"""`feedd serve`: the HTTP server, the watcher and the updater, under systemd's eye."""
+"""`feedd serve`: the HTTP server and its update process, under systemd's eye."""
 
 from __future__ import annotations
 
@@ -7,56 +7,66 @@ import dataclasses
 import logging
 import os
 import signal
-import sys
+import socket
 import time
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from feedd import urls
 from feedd.config import Settings, SettingsError
-from feedd.library.candidates import Candidates
-from feedd.publish.mirror import Mirror
-from feedd.publish.websub import HubNotifier, changed_feeds
-from feedd.render.site import Site
-from feedd.serve.app import ServerState, create_app
-from feedd.serve.listener import listening_socket
-from feedd.serve.ondemand import Documents
+from feedd.serve import channel
 from feedd.serve.systemd import Notifier
-from feedd.update.updater import Update, Updater
-from feedd.update.watch import FolderWatcher
+
+if TYPE_CHECKING:
+    from feedd.serve.app import ServerState
 
 log = logging.getLogger(__name__)
 
-# A stop must fit well inside the unit's TimeoutStopSec=20: requests in flight get this long
-# to finish, and the updater as long again to save the cache.
+# A stop must fit well inside the unit's TimeoutStopSec=20, whatever state the update process
+# is in: requests in flight get this long to finish...
 _SHUTDOWN_SECONDS = 3
-_UPDATER_STOP_SECONDS = 10
-# Settings the listening socket, the connection handler or the mirror took at startup.
-_FIXED_UNTIL_RESTART = (
-    "host",
-    "port",
-    "publish",
-    "keepalive_timeout",
-    "send_timeout",
-)
+# ...and the update process this long from the stop to save its cache and end, after which
+# it is killed.
+_UPDATE_STOP_SECONDS = 10
+# The update process is stalled when nothing came from it for this long (it says it is alive
+# every `channel.ALIVE_SECONDS`); with a watchdog, at most half its interval.
+_STALLED_SECONDS = 10.0
+# Settings the listening socket, the connection handler or the static copy took at startup.
+_FIXED_UNTIL_RESTART = ("host", "port", "publish", "keepalive_timeout", "send_timeout")
 
 
 def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
-    """Serve until SIGTERM or SIGINT; SIGHUP re-reads the settings and rescans."""
+    """Serve until SIGTERM or SIGINT; SIGHUP re-reads the settings and rescans.
+
+    Two processes: this one serves, and a child forked here updates the site (see
+    `channel.py` for why). Forked before anything runs, so it starts with no thread and no
+    event loop, and before this one loads aiohttp, which only it needs."""
     if not settings.seeds.is_dir():
         log.error("%s: not a folder", settings.seeds)
         return 2
-    # The updater thread parses and renders beside the event loop; the loop lets go of the
-    # GIL at every system call, and would otherwise wait up to 5 ms to get it back.
-    sys.setswitchinterval(0.0001)
+    ours, theirs = socket.socketpair()
+    child = os.fork()
+    if child == 0:
+        ours.close()
+        code = 1
+        try:
+            from feedd.update import process
+
+            code = process.run(theirs)
+        except BaseException:
+            log.exception("the update process failed")
+        finally:
+            logging.shutdown()
+            os._exit(code)
+    theirs.close()
     try:
         with asyncio.Runner(loop_factory=_event_loop) as runner:
-            return runner.run(_serve(settings, reload_settings))
+            return runner.run(_serve(settings, reload_settings, ours))
     except OSError as error:
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, error.strerror)
         return 1
+    finally:
+        ours.close()
+        _reap(child)
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
@@ -68,10 +78,20 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
+async def _serve(
+    settings: Settings, reload_settings: Callable[[], Settings], ours: socket.socket
+) -> int:
+    from aiohttp import web
+
+    from feedd.serve.app import ServerState, create_app
+    from feedd.serve.listener import listening_socket
+
     loop = asyncio.get_running_loop()
     notifier = Notifier(os.environ)
-    state = ServerState(settings, documents=Documents(settings))
+    reader, writer = await asyncio.open_unix_connection(sock=ours, limit=channel.READ_LIMIT)
+    documents = channel.RemoteDocuments(writer)
+    heard = _Heard(notifier.watchdog_seconds)
+    state = ServerState(settings, documents=documents, stalled=heard.stalled)
     runner = web.AppRunner(
         create_app(state),
         handle_signals=False,
@@ -79,24 +99,18 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
         shutdown_timeout=_SHUTDOWN_SECONDS,
     )
     await runner.setup()
-    updates: _Updates | None = None
+    following: asyncio.Task[None] | None = None
+    code = 1
     try:
-        await web.SockSite(runner, listening_socket(settings)).start()
         # Until the first site is rendered, requests are answered 503.
+        await web.SockSite(runner, listening_socket(settings)).start()
         host, port = runner.addresses[0][:2]
         if settings.port == 0:  # links in the feeds must name the port actually bound
             settings = dataclasses.replace(settings, port=port)
             state.settings = settings
         log.info("listening on http://%s:%d/ (watching %s)", host, port, settings.seeds)
-        updates = _Updates(state, notifier)
-        updater = Updater(
-            settings,
-            lambda update: loop.call_soon_threadsafe(updates.take, update),
-            rescanned_soon=True,  # by the watcher, once the first site is out
-            on_reloaded=lambda: loop.call_soon_threadsafe(updates.reloaded),
-        )
-        state.stalled = lambda: not updater.alive()
-        updates.start(updater)
+        channel.send(writer, channel.Configure(settings))
+        following = asyncio.create_task(_follow(reader, state, documents, notifier, heard))
 
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -109,136 +123,103 @@ async def _serve(settings: Settings, reload_settings: Callable[[], Settings]) ->
                 notifier.notify("READY=1")  # or systemd would wait on "reloading" for ever
                 return
             state.settings = new
-            state.documents = Documents(new)
-            updates.reload(new)  # READY=1 once the updater is done with the reload
+            documents.forget()
+            heard.reloads += 1  # READY=1 once the update process says they are in effect
+            channel.send(writer, channel.Configure(new))
 
         loop.add_signal_handler(signal.SIGHUP, reload)
-        watchdog = asyncio.create_task(notifier.watchdog(updater.alive))
-        await stop.wait()
-        log.info("stopping: finishing requests in flight")
+        watchdog = asyncio.create_task(notifier.watchdog(lambda: not heard.stalled()))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait((following, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if following.done():
+            log.error("the update process ended; stopping")
+        else:
+            log.info("stopping: finishing requests in flight")
+            code = 0
         notifier.stopping()
         watchdog.cancel()
-        await asyncio.gather(watchdog, return_exceptions=True)
+        await asyncio.gather(watchdog, stopping, return_exceptions=True)
     finally:
+        # The update process saves its cache, then closes the channel; meanwhile the server
+        # finishes the requests in flight. `_reap` kills it if it overruns.
+        deadline = loop.time() + _UPDATE_STOP_SECONDS
+        channel.send(writer, channel.Stop())
         await runner.cleanup()
-        if updates is not None:
-            await updates.stop(_UPDATER_STOP_SECONDS)
-    return 0
+        if following is not None:
+            try:
+                await asyncio.wait_for(following, max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                log.warning("the update process did not stop in time")
+        writer.close()
+    return code
 
 
-class _Updates:
-    """What follows a new site from the updater, on the event loop: it is swapped in (the one
-    place a new site goes live), counted, announced to systemd, the static copy and the WebSub
-    hubs; and the watcher started once the first one is out."""
+class _Heard:
+    """When the update process was last heard from, and the reloads it has not confirmed."""
 
-    def __init__(self, state: ServerState, notifier: Notifier) -> None:
-        self.state = state
-        self.notifier = notifier
-        self.settings = state.settings
-        self.hubs = HubNotifier(self.settings.hubs)
-        self.announced: Site | None = None
-        self.mirror: Mirror | None = None
-        self.watcher: FolderWatcher | None = None
-        self.watching = False
+    def __init__(self, watchdog_seconds: float | None) -> None:
+        self.at = time.monotonic()
         self.reloads = 0
-        self.tasks: set[asyncio.Future[None]] = set()
+        # With a watchdog, stalled soon enough that systemd restarts the service within
+        # WatchdogSec and a half of the stall (the pings come every half of it); never within
+        # a few beats, though: a busy machine may delay one.
+        after = (
+            min(_STALLED_SECONDS, watchdog_seconds / 2) if watchdog_seconds else _STALLED_SECONDS
+        )
+        self._after = max(after, 3 * channel.ALIVE_SECONDS)
 
-    def start(self, updater: Updater) -> None:
-        self.updater = updater
-        loop = asyncio.get_running_loop()
-        self.hubs.start()
-        if self.settings.publish:
-            # Hubs are pinged once the static copy holds the new feeds: subscribers fetch
-            # them from there (nginx, a CDN), and would get the old ones if pinged sooner.
-            self.mirror = Mirror(
-                Path(self.settings.publish),
-                on_written=lambda site: loop.call_soon_threadsafe(self.announce, site),
-            )
-            self.mirror.start()
-        # Started once the first site is out (in `take`): inotify reports every open of a
-        # file, and the first scan opens them all.
-        self.watcher = _watcher(self.settings, updater)
-        updater.start()
+    def stalled(self) -> bool:
+        return time.monotonic() - self.at > self._after
 
-    def take(self, update: Update) -> None:
-        state, site = self.state, update.site
-        state.site = site
+
+async def _follow(
+    reader: asyncio.StreamReader,
+    state: ServerState,
+    documents: channel.RemoteDocuments,
+    notifier: Notifier,
+    heard: _Heard,
+) -> None:
+    """Take in what the update process sends until it closes the channel: answers to asks,
+    and new sites, each swapped in whole (the one place a new site goes live)."""
+    ready = False
+    while (message := await channel.receive(reader)) is not None:
+        heard.at = time.monotonic()
+        if isinstance(message, channel.Answer):
+            documents.answered(message)
+            continue
+        if isinstance(message, channel.Alive):
+            continue
+        if isinstance(message, channel.Reloaded):
+            heard.reloads = max(0, heard.reloads - 1)
+            if heard.reloads == 0 and state.site is not None:
+                notifier.ready(f"serving {state.site.articles} articles")
+            continue
+        assert isinstance(message, channel.NewSite)
+        state.site = site = message.after(state.site)
+        counts = message.counts
         metrics = state.metrics
-        metrics.rescans += update.rescanned
-        if update.changed or update.new_rejections:
+        metrics.rescans += counts.rescanned
+        if counts.changed or counts.new_rejections:
             metrics.updates += 1
-            if update.first_event is not None:
-                metrics.observe_latency(time.monotonic() - update.first_event)
-        if update.relisted and self.watcher is not None:
-            self.watcher.restart()
-        if self.mirror is not None:
-            self.mirror.publish(site, update.changed, self.settings)
+            if counts.first_event is not None:
+                metrics.observe_latency(time.monotonic() - counts.first_event)
+        if not ready:
+            ready = True
+            notifier.ready(f"serving {site.articles} articles")
         else:
-            self.announce(site)
-        if not self.watching:
-            self.watching = True
-            self.notifier.ready(f"serving {site.articles} articles")
-            assert self.watcher is not None
-            self.watcher.start()  # its setup rescans: what the first scan missed comes then
-        else:
-            self.notifier.status(f"serving {site.articles} articles")
-
-    def announce(self, site: Site) -> None:
-        """Ping the hubs for the feeds that changed since the last ping."""
-        if self.hubs.hubs:
-            topics = changed_feeds(self.announced, site)
-            self.hubs.announce(urls.absolute(self.settings, path) for path in topics)
-        self.announced = site
-
-    def reload(self, new: Settings) -> None:
-        self.settings = new
-        self.reloads += 1
-        if new.hubs != self.hubs.hubs:
-            self.tasks.add(asyncio.ensure_future(self.hubs.close()))
-            self.hubs = HubNotifier(new.hubs)
-            self.hubs.start()
-        self.updater.reload(new)
-        watcher = self.watcher
-        if watcher is not None and os.path.realpath(new.seeds) != watcher.root:
-            self.watcher = _watcher(new, self.updater)
-            if self.watching:
-                self.watcher.start()
-            self.tasks.add(asyncio.get_running_loop().run_in_executor(None, watcher.stop))
-
-    def reloaded(self) -> None:
-        self.reloads = max(0, self.reloads - 1)
-        site = self.state.site
-        if self.reloads == 0 and site is not None:
-            self.notifier.ready(f"serving {site.articles} articles")
-
-    async def stop(self, timeout: float) -> None:
-        """Stop the watcher, the updater (which saves the cache) and the copy, within
-        `timeout` seconds: what has not stopped by then ends with the process."""
-        await self.hubs.close()
-
-        def stop_all() -> None:
-            if self.watcher is not None:
-                self.watcher.stop()
-            self.updater.stop()
-            if self.mirror is not None:
-                self.mirror.stop()
-
-        try:
-            await asyncio.wait_for(asyncio.to_thread(stop_all), timeout)
-        except TimeoutError:
-            log.warning("the updater did not stop in %g s; the cache may be behind", timeout)
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+            notifier.status(f"serving {site.articles} articles")
+    documents.closed()
 
 
-def _watcher(settings: Settings, updater: Updater) -> FolderWatcher:
-    root = os.path.realpath(settings.seeds)
-    return FolderWatcher(
-        root,
-        settings.debounce_ms,
-        on_paths=updater.changed,
-        on_rescan=updater.rescan,
-        is_candidate=Candidates(root, settings.include).is_candidate_path,
-    )
+def _reap(child: int) -> None:
+    """End the update process: it has ended by itself once the channel is closed, unless it
+    is stuck (stopped, say), and then it is killed."""
+    if os.waitpid(child, os.WNOHANG) != (0, 0):
+        return
+    log.warning("the update process is still running; killing it")
+    os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
 
 
 def _reloaded(current: Settings, reload_settings: Callable[[], Settings]) -> Settings | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -73,10 +74,8 @@ def test_serves_the_folder_and_follows_every_kind_of_change(seeds: Path, tmp_pat
 
 
 def test_the_watches_are_set_up_once_the_first_site_is_out(seeds: Path) -> None:
-    """watchfiles' inotify watches report every open of a file, and a cold start opens every
-    one: set up after the first scan, they are not woken once per article (at 100,000 files
-    that was over a second of CPU). What comes before they are in place is not missed: their
-    setup rescans."""
+    """The watches are set up once the first site is out, so that a cold start publishes as
+    soon as it can. What comes before they are in place is not missed: their setup rescans."""
     for i in range(500):  # a first scan that takes longer than setting watches up
         (seeds / f"old{i}.txt").write_text(article(f"Old {i}", day="2020-01-01"))
     with running_daemon(seeds) as daemon:
@@ -274,8 +273,8 @@ def _gone(pid: int) -> bool:
 def test_files_inotify_drops_from_a_full_queue_are_published_all_the_same(
     seeds: Path, tmp_path: Path
 ) -> None:
-    # inotify drops what overflows its queue, and watchfiles says nothing of it. The daemon
-    # stopped takes nothing: a rename it will hear, enough opens to fill the queue, then
+    # inotify drops what overflows its queue, and says so (IN_Q_OVERFLOW). The update
+    # process stopped takes nothing: a rename it will hear, enough opens to fill the queue, then
     # renames the queue drops.
     queue = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
     if queue > 100_000:
@@ -285,7 +284,8 @@ def test_files_inotify_drops_from_a_full_queue_are_published_all_the_same(
     for i in range(21):
         (staging / f"late-{i:02}.txt").write_text(article(f"Late {i}"))
     with running_daemon(seeds, "--rescan-interval", "0") as daemon:
-        daemon.signal(signal.SIGSTOP)
+        (child,) = _children(daemon.process.pid)  # the update process, which watches
+        os.kill(child, signal.SIGSTOP)
         try:
             os.rename(staging / "late-00.txt", seeds / "late-00.txt")
             # Two files in turn: inotify folds an event into the one before if they are alike.
@@ -294,9 +294,8 @@ def test_files_inotify_drops_from_a_full_queue_are_published_all_the_same(
                 os.close(os.open(opened[i % 2], os.O_RDONLY))
             for i in range(1, 21):
                 os.rename(staging / f"late-{i:02}.txt", seeds / f"late-{i:02}.txt")
-            time.sleep(1.5)  # the fault: a daemon held up longer than its watcher notices
         finally:
-            daemon.signal(signal.SIGCONT)
+            os.kill(child, signal.SIGCONT)
         expected = {"Alpha", "Bravo", *(f"Late {i}" for i in range(21))}
         wait_for(lambda: daemon.titles() >= expected, timeout=10, what="every late file")
 
@@ -419,3 +418,69 @@ def test_an_edit_that_keeps_size_time_and_inode_is_published(seeds: Path) -> Non
             before.st_ino,
         )
         wait_for(lambda: b"Omega" in daemon.get(page).body, what="the page of the new text")
+
+
+def test_updating_runs_in_a_child_behind_the_server_and_stops_with_it(seeds: Path) -> None:
+    with running_daemon(seeds) as daemon:
+        server = daemon.process.pid
+        (child,) = _children(server)
+        assert int(_stat(child)[16]) == int(_stat(server)[16]) + 10, "readers' requests go first"
+        # What it builds on demand reaches readers through the server.
+        index = daemon.get("/").body.decode()
+        for kind in (r'articles/[^"]+\.html', r'sources/[^"]+\.atom'):
+            link = re.search(f'href="({kind})"', index)
+            assert link is not None and daemon.get("/" + link[1]).status == 200, kind
+        (seeds / "new.txt").write_text(article("New one"))
+        wait_for(lambda: "New one" in daemon.titles(), what="the new article")
+        assert daemon.stop() == 0
+        assert _gone(child), "the server waits for its update process"
+        assert daemon.logged("stopping: finishing requests in flight")
+
+
+def test_an_update_process_that_dies_stops_the_server_with_an_error(seeds: Path) -> None:
+    with running_daemon(seeds) as daemon:
+        (child,) = _children(daemon.process.pid)
+        os.kill(child, signal.SIGKILL)
+        assert daemon.process.wait(15) == 1, "systemd restarts a unit that fails"
+        wait_for(lambda: daemon.logged("the update process ended; stopping"), what="the log")
+
+
+def test_a_stuck_update_process_stops_the_watchdog_and_healthz_says_so(
+    seeds: Path, tmp_path: Path
+) -> None:
+    notify = NotifySocket(tmp_path)
+    env = {"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": "2000000"}
+    try:
+        with running_daemon(seeds, env=env) as daemon:
+            notify.until("READY=1")
+            (child,) = _children(daemon.process.pid)
+            os.kill(child, signal.SIGSTOP)
+            try:
+                wait_for(lambda: daemon.get("/healthz").status == 503, what="a stalled health")
+                assert daemon.health()["status"] == "stalled"
+                assert daemon.get("/feed.atom").status == 200, "the last good site is served"
+                while notify.next(timeout=0.01) is not None:
+                    pass  # sent before the stall was seen
+                # Pings come every second; none may come while the update process is stuck.
+                assert notify.next(timeout=3) is None
+            finally:
+                os.kill(child, signal.SIGCONT)
+            wait_for(lambda: daemon.health()["status"] == "ok", what="health back")
+            assert notify.until("WATCHDOG=1")
+            assert daemon.stop() == 0
+    finally:
+        notify.close()
+
+
+def test_a_stop_ends_in_time_with_its_update_process_stuck(seeds: Path) -> None:
+    # Within systemd's TimeoutStopSec=20, with room to spare, and exit status 0: a success.
+    with running_daemon(seeds) as daemon:
+        (child,) = _children(daemon.process.pid)
+        os.kill(child, signal.SIGSTOP)
+        try:
+            assert daemon.stop(timeout=15) == 0
+            assert _gone(child)
+            assert daemon.logged("did not stop in time")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)  # a stopped process holds the log pipe open

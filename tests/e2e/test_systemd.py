@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +184,12 @@ class Container:
     def main_pid(self) -> int:
         """The service's main process, as the container sees it (0 when none)."""
         return int(self.show("MainPID")["MainPID"])
+
+    def update_pid(self) -> int:
+        """The main process's one child: the update process it forked."""
+        main = self.main_pid()
+        (child,) = self.run("pgrep", "-P", str(main)).stdout.split()
+        return int(child)
 
     def get(self, url: str, *after: str) -> tuple[int, bytes] | None:
         """A GET from inside, right after the command `after` if given: the status and the
@@ -522,13 +529,40 @@ def test_a_stopped_server_is_restarted_by_the_watchdog(feedd: Container) -> None
     wait_until(feedd.serving, 20, "feedd serving again")
 
 
+def test_a_stopped_update_process_is_restarted_by_the_watchdog(feedd: Container) -> None:
+    """SIGSTOP to the forked update process: the server's loop still runs, yet the
+    watchdog must fire (the folder is no longer published), and /healthz must say so first."""
+    restarts = feedd.restarts()
+    update = feedd.update_pid()
+    said: list[str | None] = []
+
+    def restarted() -> bool:
+        health = feedd.health()
+        again = feedd.restarts() > restarts
+        if not again:  # said by the stuck process, not by the next one
+            said.append(health)
+        return again
+
+    with feedd.journaled() as cursor:
+        feedd.run("kill", "-STOP", str(update))
+        try:
+            wait_until(restarted, 3 * WATCHDOG_SEC + 5, "a watchdog restart")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; meanwhile /healthz said {Counter(said)}") from None
+        finally:
+            feedd.run("kill", "-CONT", str(update), check=False)
+        assert "Watchdog timeout" in feedd.journal(cursor)
+        assert set(said) - {None, "ok"}, f"until the restart, /healthz said {Counter(said)}"
+    wait_until(feedd.serving, 20, "feedd serving again")
+
+
 def test_the_sandbox_is_in_effect(feedd: Container) -> None:
-    """A dynamic user with no capabilities, no new privileges and a seccomp filter; the
-    articles and /etc read-only in its mount namespace, its state writable."""
+    """A dynamic user with no capabilities, no new privileges and a seccomp filter, for both
+    processes; the articles and /etc read-only in its mount namespace, its state writable."""
     uid = feedd.show("UID")["UID"]
     assert uid.isdigit() and int(uid) != 0
     main = feedd.main_pid()
-    for pid in (main,):
+    for pid in (main, feedd.update_pid()):
         lines = feedd.run("cat", f"/proc/{pid}/status").stdout.splitlines()
         status = {key: value for key, _, value in (line.partition(":\t") for line in lines)}
         assert status["Uid"].split()[:2] == [uid, uid], pid
@@ -585,6 +619,21 @@ def test_a_stop_ends_in_success(feedd: Container) -> None:
     """STOPPING=1 then exit 0 within TimeoutStopSec: Result=success."""
     feedd.run("systemctl", "stop", "feedd")
     assert feedd.show("ActiveState", "Result") == {"ActiveState": "inactive", "Result": "success"}
+
+
+def test_a_stop_with_the_update_process_stuck_ends_in_success(feedd: Container) -> None:
+    """The server kills a update process that does not stop in time, well within the
+    unit's own TimeoutStopSec, rather than systemd killing everything at the timeout."""
+    timeout = seconds(feedd.show("TimeoutStopUSec")["TimeoutStopUSec"])
+    with feedd.journaled():
+        feedd.run("kill", "-STOP", str(feedd.update_pid()))
+        started = time.monotonic()
+        feedd.run("systemctl", "stop", "feedd", timeout=timeout + 30)
+        took = time.monotonic() - started
+        result = feedd.show("ActiveState", "Result")
+        assert result == {"ActiveState": "inactive", "Result": "success"}, (
+            f"{result} after {took:.1f} s"
+        )
 
 
 def test_a_missing_articles_folder_fails_once(feedd: Container) -> None:
