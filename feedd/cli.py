@@ -86,8 +86,6 @@ def _configure_logging(verbose: bool) -> None:
         format=stamp + "%(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    # watchfiles logs every batch at INFO; feedd logs what the batch did instead.
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)
 
 
 def _scan(settings: Settings) -> Library | None:
@@ -180,6 +178,6 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from feedd.serve.daemon import run  # aiohttp and watchfiles load only for the daemon
+    from feedd.serve.daemon import run  # aiohttp loads only for the daemon
 
     return run(settings, reload_settings=lambda: _settings(args))

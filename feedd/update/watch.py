@@ -1,7 +1,12 @@
-"""Watch the folder with watchfiles and hand changed relative paths to the updater.
+"""Watch the folder with inotify and hand changed relative paths to the updater.
 
 Events only say *where* to look: the library acts on what `stat` says now, so dropped or
 reordered events cost nothing but latency, and a rescan catches anything missed.
+
+inotify is read through inotify_simple, a thin wrapper of its three system calls: the thread
+sleeps in a blocking read until something happens, so a waiting daemon costs nothing and a
+change is seen at once. (watchfiles looks for changes every few milliseconds whether anything
+happened or not, which made either a waiting daemon costly or a change late.)
 """
 
 from __future__ import annotations
@@ -11,34 +16,46 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from typing import Any
 
-import watchfiles
+from inotify_simple import INotify, flags
 
 log = logging.getLogger(__name__)
 
-# A batch ends once `step` milliseconds pass without a new change, or after this many, so a
-# long burst still shows up while it lasts.
+# What is asked of inotify: every change to a name or its bytes, never opens or reads (the
+# updater's own reads would fill the queue).
+_MASK = (
+    flags.CREATE
+    | flags.DELETE
+    | flags.MODIFY
+    | flags.CLOSE_WRITE
+    | flags.ATTRIB
+    | flags.MOVED_FROM
+    | flags.MOVED_TO
+    | flags.DELETE_SELF
+    | flags.MOVE_SELF
+    | flags.ONLYDIR
+    | flags.DONT_FOLLOW
+)
+# A batch ends once `step` milliseconds pass without a new event, or after this many, so a long
+# burst still shows up while it lasts.
 _MAX_BATCH_MS = 100
-# How often the watcher looks up from waiting when nothing happens: a restart asked for, or
-# the folder gone, is noticed within this long, and new watches rescan within this long.
-_TICK_MS = 100
+# How often a waiting watcher looks up: a stop, a restart asked for, or the folder replaced
+# under it is noticed within this long.
+_TICK_MS = 500
 _RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
-_POLL_MS = 250  # when inotify cannot be had
-# inotify's queue overflows when events come faster than they are taken, and watchfiles
-# drops the overflow without a word. So the folder is rescanned once a burst of at least this
-# many changes is over, and when the watcher was held up this long (the process stopped or
-# starved), as then it took nothing.
-_BURST = 1000
-_HELD_UP_SECONDS = 1.0
+_POLL_SECONDS = 1.0  # past inotify's limits: a rescan this often
+_REPLACED = "%s was removed or replaced; restarting the watcher"
+
+
+class _Restart(Exception):
+    """The watches must be set up again (and the folder rescanned once they are)."""
 
 
 class FolderWatcher:
-    """A thread running watchfiles on `root`; restarts it (and falls back to polling) on failure.
-
-    Every folder is watched on its own rather than `root` recursively: a recursive watch
-    `stat`s every file to set itself up, holding the GIL all the while. A folder that comes
-    is watched before what is in it is handed on, as a recursive watch would have seen it."""
+    """A thread watching every folder of `root`; restarts it on failure, and falls back to
+    rescanning every second past inotify's limits."""
 
     def __init__(
         self,
@@ -56,9 +73,7 @@ class FolderWatcher:
         self._is_candidate = is_candidate
         self._stop = threading.Event()
         self._restart = threading.Event()
-        self._said: str | None = None  # how the watcher said it watches, last it said so
-        self._running = False  # the current watch is in place (it has looked once)
-        self._failed = ""  # the last failure, said once however often it comes again
+        self._said = False  # whether it said it watches, since it last failed
         self._thread = threading.Thread(target=self._run, name="feedd-watcher", daemon=True)
 
     def start(self) -> None:
@@ -77,122 +92,158 @@ class FolderWatcher:
 
     def _run(self) -> None:
         failures = 0
-        polling = False
         while not self._stop.is_set():
             if not os.path.isdir(self.root):
                 log.warning("%s is missing; waiting for it to come back", self.root)
                 while not self._stop.wait(0.2) and not os.path.isdir(self.root):
                     pass
-                self._said = None
+                self._said = False
                 continue
-            self._running = False
             try:
-                self._watch(polling)
+                self._watch()
                 failures = 0
             except Exception as error:
-                # A watch that ran, then failed (watchfiles raises for a file name that is not
-                # UTF-8), is set up again at once: other files' changes must not wait. One
-                # that cannot be set up is retried less and less often.
-                failures = 1 if self._running else failures + 1
-                self._said = None
-                if not polling and _is_limit(error):
+                failures += 1
+                self._said = False
+                if _is_limit(error):
                     log.warning("inotify limit reached (%s); falling back to polling", error)
-                    polling = True
-                elif str(error) != self._failed:
-                    log.warning("file watcher failed: %s; rescanning and restarting it", error)
-                else:
-                    log.debug("file watcher failed again: %s", error)
-                self._failed = str(error)
+                    self._poll()
+                    continue
+                log.warning("file watcher failed: %s; rescanning and restarting it", error)
                 self._stop.wait(_RETRY_SECONDS[min(failures, len(_RETRY_SECONDS)) - 1])
 
-    def _watch(self, polling: bool) -> None:
-        """Watch until stopped or until the watches must be set up again.
+    def _watch(self) -> None:
+        """Watch until stopped or until the watches must be set up again; the folder is
+        rescanned once they are in place, which finds what was written before them."""
+        with INotify() as inotify:
+            watches = _Watches(inotify, self.root)
+            identity = _identity(self.root)
+            watches.add_tree("")
+            if not self._said:
+                log.info("watching %s for changes (inotify)", self.root)
+                self._said = True
+            self._on_rescan()
+            try:
+                while not self._stop.is_set():
+                    events = inotify.read(timeout=_TICK_MS)
+                    if self._restart.is_set():
+                        self._restart.clear()
+                        log.info("setting the watches on %s up again", self.root)
+                        return
+                    if not events:
+                        if _identity(self.root) != identity:  # replaced, unannounced
+                            log.warning(_REPLACED, self.root)
+                            raise _Restart
+                        continue
+                    seen_at = time.monotonic()
+                    self._follow(watches, _batch(inotify, events, self._step_ms), seen_at)
+            except _Restart:
+                log.debug("setting the watches on %s up again", self.root)
 
-        Each time they are set up, the folder is rescanned once they are in place: what
-        was written before them, and between the old watches and the new, is found then."""
-        identity = _identity(self.root)
-        folders = [self.root] if polling else _folders(self.root)
-        first = True
-        burst = False
-        looked = time.monotonic()
-        for changes in watchfiles.watch(
-            *folders,
-            watch_filter=None,
-            debounce=_MAX_BATCH_MS,
-            step=self._step_ms,
-            stop_event=self._stop,
-            rust_timeout=_TICK_MS,
-            yield_on_timeout=True,
-            raise_interrupt=False,
-            force_polling=polling,
-            poll_delay_ms=_POLL_MS,
-            recursive=polling,
-        ):
-            seen_at = time.monotonic()
-            held_up, looked = seen_at - looked > _HELD_UP_SECONDS, seen_at
-            if first:
-                first = False
-                self._running = True
-                how = f"polling every {_POLL_MS} ms" if polling else "inotify"
-                # Said once, and again after a failure: folders that come set them up too.
-                level = logging.DEBUG if how == self._said else logging.INFO
-                log.log(level, "watching %s for changes (%s)", self.root, how)
-                self._said = how
-                self._on_rescan()
-            elif held_up or (burst and not changes):
-                log.debug("rescanning for what inotify may have dropped meanwhile")
-                burst = False
-                self._on_rescan()
-            burst = (burst and bool(changes)) or len(changes) >= _BURST
+    def _follow(self, watches: _Watches, events: list[Any], seen_at: float) -> None:
+        """Hand on what `events` name; raises `_Restart` when the watches no longer match the
+        folders (the root replaced, a folder moved)."""
+        paths: set[str] = set()
+        came: list[str] = []
+        rescan = False
+        for event in events:
+            if event.mask & flags.Q_OVERFLOW:
+                rescan = True  # inotify dropped events: which, nobody knows
+                continue
+            folder = watches.folder(event.wd)
+            if folder is None:
+                continue
+            if event.mask & flags.IGNORED:
+                watches.forget(event.wd)
+                continue
+            if event.mask & (flags.DELETE_SELF | flags.MOVE_SELF):
+                if folder == "":
+                    log.warning(_REPLACED, self.root)
+                    self._said = False
+                    self._on_rescan()  # files deleted one by one go; a folder gone keeps its site
+                    raise _Restart
+                continue
+            path = f"{folder}/{event.name}" if folder and event.name else folder or event.name
+            if event.mask & flags.ISDIR:
+                if event.mask & flags.MOVED_FROM:
+                    # Its watches, and those below it, now watch what is elsewhere.
+                    self._on_paths({path}, seen_at)
+                    raise _Restart
+                if event.mask & (flags.CREATE | flags.MOVED_TO):
+                    came.append(path)
+            paths.add(path)
+        for folder in came:
+            watches.add_tree(folder)  # watched before it is read: what comes after is an event
+        wanted = {path for path in paths if self._is_candidate(path)}
+        if wanted:
+            self._on_paths(wanted, seen_at)
+        if rescan:
+            log.debug("inotify's queue overflowed; rescanning")
+            self._on_rescan()
+
+    def _poll(self) -> None:
+        """Rescan every `_POLL_SECONDS` until stopped, or until inotify may be had again
+        (a restart asked for)."""
+        while not self._stop.wait(_POLL_SECONDS):
             if self._restart.is_set():
-                self._restart.clear()
-                log.info("setting the watches on %s up again", self.root)
                 return
-            paths = relative_paths(self.root, (path for _, path in changes))
-            gone = (watchfiles.Change.deleted, self.root) in changes
-            if gone or _identity(self.root) != identity:
-                # Its watches may watch nothing now, or what is elsewhere.
-                log.warning("%s was removed or replaced; restarting the watcher", self.root)
-                self._on_rescan()  # files deleted one by one go; a folder gone keeps its site
-                self._said = None
-                return
-            if "" in paths:
-                self._on_rescan()  # an event on the folder itself says nothing precise
-            wanted = {path for path in paths if self._is_candidate(path)}
-            if wanted:
-                self._on_paths(wanted, seen_at)
-            if not polling and any(
-                change == watchfiles.Change.added and os.path.isdir(path)
-                for change, path in changes
-            ):
-                return  # a folder came: watched too, then read
+            self._on_rescan()
 
 
-def _folders(root: str) -> list[str]:
-    """`root` and the folders below it that can be listed (links are not followed), however
-    deeply nested: a stack, not recursion."""
-    found = []
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            with os.scandir(folder) as entries:
-                below = [entry.path for entry in entries if entry.is_dir(follow_symlinks=False)]
-        except OSError:
-            continue
-        found.append(folder)
-        stack.extend(below)
-    return found
+def _batch(inotify: INotify, events: list[Any], step_ms: int) -> list[Any]:
+    """`events` and those that follow, until `step_ms` pass without one about a path not
+    already in the batch (a file written on and on is one change), or `_MAX_BATCH_MS` pass."""
+    until = time.monotonic() + _MAX_BATCH_MS / 1000
+    about = {(event.wd, event.name) for event in events}
+    while time.monotonic() < until:
+        more = inotify.read(timeout=step_ms)
+        events += more
+        new = {(event.wd, event.name) for event in more} - about
+        if not new:
+            return events
+        about |= new
+    return events
+
+
+class _Watches:
+    """inotify's watch descriptors and the folders (relative to the root) they watch."""
+
+    def __init__(self, inotify: INotify, root: str) -> None:
+        self._inotify = inotify
+        self._root = root
+        self._folders: dict[int, str] = {}
+
+    def add_tree(self, top: str) -> None:
+        """Watch `top` and every folder below it that can be listed (links are not followed),
+        however deeply nested: a stack, not recursion."""
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            full = os.path.join(self._root, folder) if folder else self._root
+            try:
+                wd = self._inotify.add_watch(full, _MASK)
+            except OSError as error:
+                if error.errno in (errno.ENOSPC, errno.EMFILE):
+                    raise
+                continue  # gone, not a folder, or unreadable: what lists it says why
+            self._folders[wd] = folder
+            try:
+                with os.scandir(full) as entries:
+                    below = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+            except OSError:
+                continue
+            stack.extend(f"{folder}/{name}" if folder else name for name in below)
+
+    def folder(self, wd: int) -> str | None:
+        return self._folders.get(wd)
+
+    def forget(self, wd: int) -> None:
+        self._folders.pop(wd, None)
 
 
 def _is_limit(error: Exception) -> bool:
-    """An inotify limit: too many watches (ENOSPC, "limit") or instances (EMFILE)."""
-    text = str(error).lower()
-    return (
-        "limit" in text
-        or "too many open files" in text
-        or (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EMFILE))
-    )
+    """An inotify limit: too many watches (ENOSPC) or instances (EMFILE)."""
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EMFILE)
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -201,20 +252,3 @@ def _identity(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_dev, st.st_ino
-
-
-def relative_paths(root: str, paths: Iterable[str]) -> set[str]:
-    """Paths relative to `root` with `/` separators ("" for the root itself); others dropped."""
-    prefix = os.path.join(root, "")
-    relative = set()
-    for path in paths:
-        # What watchfiles reports is the root joined with names: cut the root off, and leave
-        # only anything unusual (`.` or `..` parts, another root) to `relpath`.
-        rel = path[len(prefix) :] if path.startswith(prefix) else None
-        if rel is None or "/." in f"/{rel}" or "//" in f"/{rel}/" or os.sep != "/":
-            rel = os.path.relpath(path, root)
-        if rel == ".":
-            relative.add("")
-        elif rel != ".." and not rel.startswith(".." + os.sep):
-            relative.add(rel.replace(os.sep, "/"))
-    return relative

@@ -23,7 +23,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -42,7 +41,6 @@ from helpers import (
 
 from feedd import cli
 from feedd.publish.folder import MANIFEST
-from feedd.update import watch
 
 _LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
 # How long a test waits for what a fixed feedd would do at once (polling sees a file within
@@ -307,8 +305,7 @@ def test_a_tree_a_thousand_folders_deep(seeds: Path, tmp_path: Path) -> None:
 
 
 def test_a_name_that_is_not_utf8_is_rejected_once_and_disturbs_nothing(seeds: Path) -> None:
-    """watchfiles raises at every event on such a name: the other files must not wait, and
-    the file is reported once, with its reason."""
+    """The other files must not wait, and the file is reported once, with its reason."""
     with serving(seeds) as daemon:
         with open(os.path.join(os.fsencode(seeds), b"\xff.txt"), "wb") as writer:
             for i in range(5):
@@ -380,33 +377,6 @@ def test_folder_created_past_the_watch_limit_is_still_followed(seeds: Path, tmp_
         wait_for(lambda: has(daemon, "Charlie"), what="the folder moved in")  # its event
         (seeds / "new" / "d.txt").write_text(article("Delta"))
         wait_for(lambda: has(daemon, "Delta"), _SOON, "a file added to it")
-
-
-def test_watcher_raising_is_restarted_and_rescans(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """watchfiles raising once it is running (it cannot report a name that is not UTF-8): the
-    FolderWatcher logs it, restarts the watch and rescans."""
-    rescans = threading.Semaphore(0)
-    seen: set[str] = set()
-    watcher = watch.FolderWatcher(
-        str(tmp_path),
-        4,
-        on_paths=lambda paths, _: seen.update(paths),
-        on_rescan=rescans.release,
-        is_candidate=lambda path: path.endswith(".txt"),
-    )
-    with caplog.at_level(logging.WARNING, logger="feedd.update.watch"):
-        watcher.start()
-        try:
-            assert rescans.acquire(timeout=10), "the first rescan, once watching"
-            (tmp_path / os.fsdecode(b"\xff.txt")).write_text(article("Not UTF-8"))
-            assert rescans.acquire(timeout=10), "a rescan from the restarted watch"
-            (tmp_path / "after.txt").write_text(article("After"))
-            wait_for(lambda: "after.txt" in seen, what="the restarted watch to see a file")
-        finally:
-            watcher.stop()
-    assert any("file watcher failed" in r.getMessage() for r in caplog.records)
 
 
 # --- `feedd build` on a full disk, a read-only folder, killed -----------------------------------

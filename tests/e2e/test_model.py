@@ -563,7 +563,7 @@ def test_the_feeds_follow_any_sequence_of_file_operations(watched: tuple[Daemon,
 def test_a_folder_renamed_into_a_folder_whose_watch_is_being_set_up(tmp_path: Path) -> None:
     """Shrunk from the machine: `mkdir b; mv a/c b/c`, and later changes in b/c were lost.
 
-    notify (inside watchfiles) watches a new folder by walking it. When the walk finds a/c
+    The watcher watches a new folder by walking it. When the walk finds a/c
     already at b/c, adding a watch for b/c returns the one a/c has (inotify keys watches by
     inode); when the rename's IN_MOVED_FROM is read after that, notify removes that watch by
     its descriptor, and b/c is watched no more. feedd lost every later change in b/c, then
@@ -594,21 +594,12 @@ def test_a_folder_renamed_into_a_folder_whose_watch_is_being_set_up(tmp_path: Pa
         assert not daemon.logged("falling back to polling"), "".join(daemon.log)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="watchfiles' polling compares mtimes in whole seconds, and only for newer: a file "
-    "changed again within the same second is never reported",
-)
 def test_polling_sees_a_file_changed_twice_within_a_second(tmp_path: Path) -> None:
-    """Found by the machine once the race above had made feedd poll: of two writes to y.txt
-    in one burst, the feeds kept the first title for good (until a rescan, 300 s by default).
-
-    Polling (past the inotify limits, here none at all) is watchfiles' PollWatcher, which
-    reports a file only when its mtime, cut to whole seconds, grows; the size is not compared.
-    So a second save in place, or the second half of a file written in two halves, is missed
-    whenever a poll fell between the two writes (a change of the folder's entries is not:
-    feedd then re-reads the folder). Here the writes set mtimes within one second in the
-    future, so whenever the polls fall, only the first save is ever newer."""
+    """Found by the machine once a race had made feedd poll: of two writes to y.txt in one
+    burst, the feeds kept the first title. Polling (past the inotify limits, here none at all)
+    rescans, which compares each file's size, mtime to the nanosecond and inode: a second
+    save within the same second is seen. Here the writes set mtimes within one second in the
+    future, so only nanoseconds tell them apart."""
     seeds = tmp_path / "seeds"
     seeds.mkdir()
     (tmp_path / "outside").mkdir()

@@ -1,43 +1,17 @@
-"""The watcher: turning watchfiles' absolute paths into the relative paths the updater reads,
-and following folders as they come."""
+"""The watcher: following folders as they come and go, and starting again when it fails."""
 
 from __future__ import annotations
 
-import os
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from helpers import wait_for
-from hypothesis import given
-from hypothesis import strategies as st
 
 from feedd.update import watch
-from feedd.update.watch import FolderWatcher, relative_paths
-
-ROOT = "/srv/feedd/seeds"
-
-names = st.sampled_from(["a", "b.txt", ".hidden", ".", "..", "", "seeds", "x y"])
-paths = st.builds(
-    lambda start, parts: "/".join([start, *parts]),
-    st.sampled_from([ROOT, "/srv/feedd", "/srv/feedd/seeds2", "/"]),
-    st.lists(names, max_size=4),
-)
-
-
-def by_relpath(root: str, path: str) -> set[str]:
-    """The plain definition: `os.path.relpath`, keeping what stays inside `root`."""
-    rel = os.path.relpath(path, root)
-    if rel == ".":
-        return {""}
-    return set() if rel == ".." or rel.startswith("../") else {rel}
-
-
-@given(st.lists(paths, max_size=6))
-def test_the_fast_cut_agrees_with_relpath(batch: list[str]) -> None:
-    expected = set().union(*(by_relpath(ROOT, path) for path in batch))
-    assert relative_paths(ROOT, batch) == expected
+from feedd.update.watch import FolderWatcher
 
 
 def recording_watcher(root: Path, seen: set[str], on_rescan: Callable[[], None]) -> FolderWatcher:
@@ -100,29 +74,65 @@ def test_a_folder_moved_while_its_watches_are_set_up_is_watched_when_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Watches set up on a folder that moves meanwhile watch nothing, or the folder where it
-    went, and would never say so: the watcher sees that it moved, waits for it, and watches
-    it again where it belongs."""
+    went: the watcher sees that it moved, waits for it, and watches it again where it
+    belongs."""
     root, away = tmp_path / "root", tmp_path / "away"
     root.mkdir()
-    real_folders = watch._folders
+    real_add_tree = watch._Watches.add_tree
     moves = []
 
-    def folders_then_moved(path: str) -> list[str]:
-        listed = real_folders(path)
+    def add_tree_then_moved(self: watch._Watches, top: str) -> None:
+        real_add_tree(self, top)
         if not moves:
             moves.append(root.rename(away))
-        return listed
 
-    monkeypatch.setattr(watch, "_folders", folders_then_moved)
+    monkeypatch.setattr(watch._Watches, "add_tree", add_tree_then_moved)
     seen: set[str] = set()
     rescans = threading.Semaphore(0)
     watcher = recording_watcher(root, seen, rescans.release)
     watcher.start()
     try:
         wait_for(lambda: moves, what="the move")
+        assert rescans.acquire(timeout=10)  # the first setup's rescan
         away.rename(root)
         assert rescans.acquire(timeout=10)  # watched again, where it belongs
         (root / "x.txt").write_text("x")
         wait_for(lambda: "x.txt" in seen, what="a file written after the move back")
     finally:
         watcher.stop()
+
+
+def test_a_watcher_that_fails_logs_it_rescans_and_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever raises while events are handed on (here the updater's callback, once), the
+    watcher logs it, sets its watches up again, rescans for what it may have missed and
+    follows the folder as before."""
+    rescans = threading.Semaphore(0)
+    seen: set[str] = set()
+
+    def on_paths(paths: set[str], _: float) -> None:
+        if "boom.txt" in paths and "boom.txt" not in seen:
+            seen.add("boom.txt")
+            raise RuntimeError("the updater is broken")
+        seen.update(paths)
+
+    watcher = FolderWatcher(
+        str(tmp_path),
+        4,
+        on_paths=on_paths,
+        on_rescan=rescans.release,
+        is_candidate=lambda path: path.endswith(".txt"),
+    )
+    with caplog.at_level(logging.WARNING, logger="feedd.update.watch"):
+        watcher.start()
+        try:
+            assert rescans.acquire(timeout=10), "the first rescan, once watching"
+            (tmp_path / "boom.txt").write_text("x")
+            assert rescans.acquire(timeout=10), "a rescan by the restarted watcher"
+            (tmp_path / "after.txt").write_text("y")
+            wait_for(lambda: "after.txt" in seen, what="the restarted watcher to see a file")
+        finally:
+            watcher.stop()
+    failures = [r.getMessage() for r in caplog.records if "file watcher failed" in r.getMessage()]
+    assert failures == ["file watcher failed: the updater is broken; rescanning and restarting it"]
