@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -41,8 +42,7 @@ _MASK = (
 # A batch ends once `step` milliseconds pass without a new event, or after this many, so a long
 # burst still shows up while it lasts.
 _MAX_BATCH_MS = 100
-# How often a waiting watcher looks up: a stop, a restart asked for, or the folder replaced
-# under it is noticed within this long.
+# How often a waiting watcher looks whether the folder was replaced under it unannounced.
 _TICK_MS = 500
 _RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 _POLL_SECONDS = 1.0  # past inotify's limits: a rescan this often
@@ -73,6 +73,7 @@ class FolderWatcher:
         self._is_candidate = is_candidate
         self._stop = threading.Event()
         self._restart = threading.Event()
+        self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)  # a stop or restart
         self._said = False  # whether it said it watches, since it last failed
         self._thread = threading.Thread(target=self._run, name="feedd-watcher", daemon=True)
 
@@ -81,14 +82,22 @@ class FolderWatcher:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
+        os.eventfd_write(self._wake, 1)
         if self._thread.ident is not None:
             self._thread.join(timeout)
+        if not self._thread.is_alive():
+            os.close(self._wake)
 
     def restart(self) -> None:
-        """Set the watches up again (within `_TICK_MS`): inotify cannot watch a folder that
-        was unreadable when the watch began, so one that became readable needs this."""
+        """Set the watches up again: inotify cannot watch a folder that was unreadable when
+        the watch began, so one that became readable needs this."""
+        if self._stop.is_set():
+            return
         self._restart.set()
+        os.eventfd_write(self._wake, 1)
 
     def _run(self) -> None:
         failures = 0
@@ -125,7 +134,7 @@ class FolderWatcher:
             self._on_rescan()
             try:
                 while not self._stop.is_set():
-                    events = inotify.read(timeout=_TICK_MS)
+                    events = self._read(inotify)
                     if self._restart.is_set():
                         self._restart.clear()
                         log.info("setting the watches on %s up again", self.root)
@@ -139,6 +148,17 @@ class FolderWatcher:
                     self._follow(watches, _batch(inotify, events, self._step_ms), seen_at)
             except _Restart:
                 log.debug("setting the watches on %s up again", self.root)
+
+    def _read(self, inotify: INotify) -> list[Any]:
+        """The events there are, once there are any, a stop or restart is asked for, or
+        `_TICK_MS` pass."""
+        poller = select.poll()
+        poller.register(inotify.fileno(), select.POLLIN)
+        poller.register(self._wake, select.POLLIN)
+        ready = {fd for fd, _ in poller.poll(_TICK_MS)}
+        if self._wake in ready:
+            os.eventfd_read(self._wake)
+        return inotify.read(timeout=0) if inotify.fileno() in ready else []
 
     def _follow(self, watches: _Watches, events: list[Any], seen_at: float) -> None:
         """Hand on what `events` name; raises `_Restart` when the watches no longer match the
