@@ -36,8 +36,8 @@ ALIVE_SECONDS = 1.0
 
 @dataclass(frozen=True, slots=True)
 class Configure:
-    """The settings to publish with: first once the server listens (with the port it bound),
-    then at each reload."""
+    """The settings to publish with from now on, at each reload (the first come with the
+    fork)."""
 
     settings: Settings
 

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import select
 import signal
 import socket
 import time
@@ -27,6 +28,8 @@ _SHUTDOWN_SECONDS = 3
 # ...and the update process this long from the stop to save its cache and end, after which
 # it is killed.
 _UPDATE_STOP_SECONDS = 10
+# ...and, once it has closed the channel, this long to exit.
+_EXIT_SECONDS = 1
 # The update process is stalled when nothing came from it for this long (it says it is alive
 # every `channel.ALIVE_SECONDS`); with a watchdog, at most half its interval.
 _STALLED_SECONDS = 10.0
@@ -39,19 +42,30 @@ def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
 
     Two processes: this one serves, and a child forked here updates the site (see
     `channel.py` for why). Forked before anything runs, so it starts with no thread and no
-    event loop, and before this one loads aiohttp, which only it needs."""
+    event loop, and before this one loads aiohttp, which only it needs: the child reads the
+    folder meanwhile."""
+    from feedd.serve.listener import listening_socket
+
     if not settings.seeds.is_dir():
         log.error("%s: not a folder", settings.seeds)
         return 2
+    try:
+        listener = listening_socket(settings)
+    except OSError as error:
+        log.error("cannot serve on %s:%d: %s", settings.host, settings.port, error.strerror)
+        return 1
+    if settings.port == 0:  # links in the feeds must name the port actually bound
+        settings = dataclasses.replace(settings, port=listener.getsockname()[1])
     ours, theirs = socket.socketpair()
     child = os.fork()
     if child == 0:
         ours.close()
+        listener.close()
         code = 1
         try:
             from feedd.update import process
 
-            code = process.run(theirs)
+            code = process.run(theirs, settings)
         except BaseException:
             log.exception("the update process failed")
         finally:
@@ -60,11 +74,9 @@ def run(settings: Settings, reload_settings: Callable[[], Settings]) -> int:
     theirs.close()
     try:
         with asyncio.Runner(loop_factory=_event_loop) as runner:
-            return runner.run(_serve(settings, reload_settings, ours))
-    except OSError as error:
-        log.error("cannot serve on %s:%d: %s", settings.host, settings.port, error.strerror)
-        return 1
+            return runner.run(_serve(settings, reload_settings, ours, listener))
     finally:
+        listener.close()
         ours.close()
         _reap(child)
 
@@ -79,12 +91,14 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 
 async def _serve(
-    settings: Settings, reload_settings: Callable[[], Settings], ours: socket.socket
+    settings: Settings,
+    reload_settings: Callable[[], Settings],
+    ours: socket.socket,
+    listener: socket.socket,
 ) -> int:
     from aiohttp import web
 
     from feedd.serve.app import ServerState, create_app
-    from feedd.serve.listener import listening_socket
 
     loop = asyncio.get_running_loop()
     notifier = Notifier(os.environ)
@@ -103,13 +117,9 @@ async def _serve(
     code = 1
     try:
         # Until the first site is rendered, requests are answered 503.
-        await web.SockSite(runner, listening_socket(settings)).start()
+        await web.SockSite(runner, listener).start()
         host, port = runner.addresses[0][:2]
-        if settings.port == 0:  # links in the feeds must name the port actually bound
-            settings = dataclasses.replace(settings, port=port)
-            state.settings = settings
         log.info("listening on http://%s:%d/ (watching %s)", host, port, settings.seeds)
-        channel.send(writer, channel.Configure(settings))
         following = asyncio.create_task(_follow(reader, state, documents, notifier, heard))
 
         stop = asyncio.Event()
@@ -213,8 +223,10 @@ async def _follow(
 
 
 def _reap(child: int) -> None:
-    """End the update process: it has ended by itself once the channel is closed, unless it
-    is stuck (stopped, say), and then it is killed."""
+    """End the update process: it ends by itself moments after it closes the channel, unless
+    it is stuck (stopped, say), and then it is killed."""
+    with os.fdopen(os.pidfd_open(child)) as pidfd:  # readable once the process has ended
+        select.select([pidfd], [], [], _EXIT_SECONDS)
     if os.waitpid(child, os.WNOHANG) != (0, 0):
         return
     log.warning("the update process is still running; killing it")

@@ -21,8 +21,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp.http import HttpProcessingError
-
 from feedd.config import Settings
 
 log = logging.getLogger(__name__)
@@ -64,6 +62,9 @@ class ClientErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         error = kwargs.get("exc_info")
         if error is True or isinstance(error, tuple):
             error = (sys.exc_info() if error is True else error)[1]
+        # Imported here: the listening socket is made before aiohttp is loaded.
+        from aiohttp.http import HttpProcessingError
+
         if not isinstance(error, HttpProcessingError):
             super().log(level, msg, *args, **kwargs)
             return

@@ -30,7 +30,7 @@ NICE = 10
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def run(ours: socket.socket) -> int:
+def run(ours: socket.socket, settings: Settings) -> int:
     """The process's body, in the child the server forked. Signals are the server's to act on
     (systemd and a terminal signal both processes): it says stop over the channel."""
     for signum in _SIGNALS:
@@ -39,18 +39,14 @@ def run(ours: socket.socket) -> int:
         os.nice(NICE)  # (before any thread: a thread keeps the priority it was made with)
     except OSError as error:
         log.warning("updating at the server's priority: %s", error)
-    return asyncio.run(_update(ours))
+    return asyncio.run(_update(ours, settings))
 
 
-async def _update(ours: socket.socket) -> int:
+async def _update(ours: socket.socket, settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in _SIGNALS:  # handled, not ignored: the workers it forks take them by default
         loop.add_signal_handler(signum, lambda: None)
     reader, writer = await asyncio.open_unix_connection(sock=ours, limit=channel.READ_LIMIT)
-    first = await channel.receive(reader)
-    if not isinstance(first, channel.Configure):
-        return 0  # the server stopped before it could listen
-    settings = first.settings
     documents = Documents(settings)
     hubs = HubNotifier(settings.hubs)
     site: Site | None = None

@@ -179,6 +179,7 @@ def test_a_restart_serves_the_cache_at_once_then_what_changed_while_stopped(
     with running_daemon(seeds, env=env) as daemon:
         assert daemon.health()["checked"] is True
         assert daemon.stop() == 0
+        assert not daemon.logged("killing it"), "a clean stop: the update process ends itself"
     with running_daemon(seeds, env=env) as daemon:  # nothing changed: only checked
         wait_for(lambda: daemon.health()["checked"], what="the check")
         assert daemon.logged(r"published 3 articles: 3 changed, 0 rejected \(from the cache")
@@ -248,6 +249,25 @@ def test_bad_settings_are_refused_at_startup_naming_key_and_value(seeds: Path) -
     )
     assert result.returncode == 2
     assert "'port' has value 'http'" in result.stderr
+
+
+def test_a_port_in_use_is_an_error_before_anything_is_read(seeds: Path) -> None:
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "feedd", "serve", "--seeds", str(seeds), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "published" not in result.stderr, "no update process was started"
 
 
 def _stat(pid: int | str) -> list[str]:
