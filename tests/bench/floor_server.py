@@ -1,11 +1,13 @@
 """The framework's floor: the smallest aiohttp app answering one path from bytes in memory.
 
-    python tests/bench/floor_server.py SPEC.json
+    python tests/bench/floor_server.py SPEC.json [--asyncio]
 
-Run by bench_serving.py. SPEC names the path, and for the identity and gzip variants the body
-file, the headers of the 200 and the headers of the 304 (copied from what feedd sent). It
-answers 304 when If-None-Match equals the variant's ETag, gzip when Accept-Encoding mentions it:
-no parsing, no routing table, no state. Logs "listening on http://127.0.0.1:PORT/" on stderr.
+Run by bench_serving.py. It runs on uvloop, as feedd does where uvloop is installed, or on
+asyncio's own loop with `--asyncio` (what uvloop buys). SPEC names the path, and for the
+identity and gzip variants the body file, the headers of the 200 and the headers of the 304
+(copied from what feedd sent). It answers 304 when If-None-Match equals the variant's ETag,
+gzip when Accept-Encoding mentions it: no parsing, no routing table, no state. Logs
+"listening on http://127.0.0.1:PORT/" on stderr.
 """
 
 from __future__ import annotations
@@ -56,4 +58,10 @@ async def serve(spec: dict[str, object]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(json.loads(Path(sys.argv[1]).read_text())))
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    if "--asyncio" in sys.argv[2:]:
+        asyncio.run(serve(spec))
+    else:
+        import uvloop
+
+        uvloop.run(serve(spec))
