@@ -4,9 +4,8 @@ Events only say *where* to look: the library acts on what `stat` says now, so dr
 reordered events cost nothing but latency, and a rescan catches anything missed.
 
 inotify is read through inotify_simple, a thin wrapper of its three system calls: the thread
-sleeps in a blocking read until something happens, so a waiting daemon costs nothing and a
-change is seen at once. (watchfiles looks for changes every few milliseconds whether anything
-happened or not, which made either a waiting daemon costly or a change late.)
+sleeps in `poll` until something happens (or twice a second, to look at the root), so a
+waiting daemon costs next to nothing and a change is seen at once.
 """
 
 from __future__ import annotations
@@ -45,7 +44,8 @@ _MAX_BATCH_MS = 100
 # How often a waiting watcher looks whether the folder was replaced under it unannounced.
 _TICK_MS = 500
 _RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
-_POLL_SECONDS = 1.0  # past inotify's limits: a rescan this often
+_POLL_SECONDS = 1.0  # past inotify's limits: a rescan this often...
+_POLL_FOR_SECONDS = 60.0  # ...until inotify is tried again (a limit raised, watches freed)
 _REPLACED = "%s was removed or replaced; restarting the watcher"
 
 
@@ -74,7 +74,9 @@ class FolderWatcher:
         self._stop = threading.Event()
         self._restart = threading.Event()
         self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)  # a stop or restart
+        self._waking = threading.Lock()  # `_wake` is not written to once closed
         self._said = False  # whether it said it watches, since it last failed
+        self._polling = False  # past inotify's limits
         self._thread = threading.Thread(target=self._run, name="feedd-watcher", daemon=True)
 
     def start(self) -> None:
@@ -82,22 +84,25 @@ class FolderWatcher:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._stop.is_set():
-            return
-        self._stop.set()
-        os.eventfd_write(self._wake, 1)
+        with self._waking:
+            if self._stop.is_set():
+                return
+            self._stop.set()
+            os.eventfd_write(self._wake, 1)
         if self._thread.ident is not None:
             self._thread.join(timeout)
         if not self._thread.is_alive():
-            os.close(self._wake)
+            with self._waking:
+                os.close(self._wake)
 
     def restart(self) -> None:
         """Set the watches up again: inotify cannot watch a folder that was unreadable when
         the watch began, so one that became readable needs this."""
-        if self._stop.is_set():
-            return
-        self._restart.set()
-        os.eventfd_write(self._wake, 1)
+        with self._waking:
+            if self._stop.is_set():
+                return
+            self._restart.set()
+            os.eventfd_write(self._wake, 1)
 
     def _run(self) -> None:
         failures = 0
@@ -115,7 +120,9 @@ class FolderWatcher:
                 failures += 1
                 self._said = False
                 if _is_limit(error):
-                    log.warning("inotify limit reached (%s); falling back to polling", error)
+                    if not self._polling:  # (said once, not at every try)
+                        log.warning("inotify limit reached (%s); falling back to polling", error)
+                    self._polling = True
                     self._poll()
                     continue
                 log.warning("file watcher failed: %s; rescanning and restarting it", error)
@@ -131,6 +138,7 @@ class FolderWatcher:
             if not self._said:
                 log.info("watching %s for changes (inotify)", self.root)
                 self._said = True
+            self._polling = False
             self._on_rescan()
             try:
                 while not self._stop.is_set():
@@ -202,12 +210,16 @@ class FolderWatcher:
             self._on_rescan()
 
     def _poll(self) -> None:
-        """Rescan every `_POLL_SECONDS` until stopped, or until inotify may be had again
-        (a restart asked for)."""
+        """Rescan every `_POLL_SECONDS` until stopped, a restart is asked for, or it is time
+        to try inotify again."""
+        until = time.monotonic() + _POLL_FOR_SECONDS
         while not self._stop.wait(_POLL_SECONDS):
             if self._restart.is_set():
+                self._restart.clear()
                 return
             self._on_rescan()
+            if time.monotonic() > until:
+                return
 
 
 def _batch(inotify: INotify, events: list[Any], step_ms: int) -> list[Any]:
