@@ -25,10 +25,10 @@ log = logging.getLogger(__name__)
 # A stop must fit well inside the unit's TimeoutStopSec=20, whatever state the update process
 # is in: requests in flight get this long to finish...
 _SHUTDOWN_SECONDS = 3
-# ...and the update process this long from the stop to save its cache and end, after which
-# it is killed.
+# ...the update process this long from the stop (those requests included) to save its cache
+# and close the channel...
 _UPDATE_STOP_SECONDS = 10
-# ...and, once it has closed the channel, this long to exit.
+# ...and then this long to exit, after which it is killed.
 _EXIT_SECONDS = 1
 # The update process is stalled when nothing came from it for this long (it says it is alive
 # every `channel.ALIVE_SECONDS`); with a watchdog, at most half its interval.
@@ -151,11 +151,12 @@ async def _serve(
         watchdog.cancel()
         await asyncio.gather(watchdog, stopping, return_exceptions=True)
     finally:
-        # The update process saves its cache, then closes the channel; meanwhile the server
-        # finishes the requests in flight. `_reap` kills it if it overruns.
+        # The requests in flight finish first (a page may still be built for one by the
+        # update process); then it saves its cache and closes the channel. `_reap` kills it
+        # if it overruns.
         deadline = loop.time() + _UPDATE_STOP_SECONDS
-        channel.send(writer, channel.Stop())
         await runner.cleanup()
+        channel.send(writer, channel.Stop())
         if following is not None:
             try:
                 await asyncio.wait_for(following, max(0.0, deadline - loop.time()))
@@ -225,8 +226,11 @@ async def _follow(
 def _reap(child: int) -> None:
     """End the update process: it ends by itself moments after it closes the channel, unless
     it is stuck (stopped, say), and then it is killed."""
-    with os.fdopen(os.pidfd_open(child)) as pidfd:  # readable once the process has ended
+    pidfd = os.pidfd_open(child)  # readable once the process has ended
+    try:
         select.select([pidfd], [], [], _EXIT_SECONDS)
+    finally:
+        os.close(pidfd)
     if os.waitpid(child, os.WNOHANG) != (0, 0):
         return
     log.warning("the update process is still running; killing it")
