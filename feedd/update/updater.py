@@ -166,8 +166,11 @@ class Updater:
                 if rescan:  # published first: a cold start saves a row a file
                     library.save()
             except Exception:
-                # A bug must not stop the updates: the last good site stays served.
+                # A bug must not stop the updates: the last good site stays served. Without
+                # one (nor a watcher, which starts with the first), a rescan tries again.
                 log.exception("update failed; still serving the previous site")
+                if current is None:
+                    next_rescan = time.monotonic() + _CHECK_SECONDS
             finally:
                 if reloads and self.on_reloaded is not None:
                     self.on_reloaded()
