@@ -56,7 +56,7 @@ class Settings:
     )
     rescan_interval: float = _setting(300.0, "seconds between safety-net full rescans (0: never)")
     debounce_ms: int = _setting(
-        4, "milliseconds between the watcher's looks while a burst lasts (or without inotify)"
+        4, "milliseconds a batch of changes waits for a change to another file"
     )
     cache: bool = _setting(
         True, "keep what each file parsed to, so a restart costs a stat per file"

@@ -449,7 +449,7 @@ class Library:
         new_rejections: list[tuple[str, str]] = []
         with self._in_bulk(bulk):
             # Articles are kept whole only one by one (the newest are, for the feeds): in
-            # bulk only heads are kept, and a head parses in 60% of the whole article's time.
+            # bulk only heads are kept, and a head parses in a fraction of the article's time.
             outcomes = self._outcomes(pending, found, whole or not bulk)
             for done, (path, version, result) in enumerate(outcomes, 1):
                 if progress is not None and (done % 1000 == 0 or done == total):

@@ -60,7 +60,7 @@ class Stop:
 
 @dataclass(frozen=True, slots=True)
 class Alive:
-    """Sent every `ALIVE_SECONDS` while the update process's loop runs and its publisher
+    """Sent every `ALIVE_SECONDS` while the update process's loop runs and its updater
     thread lives: the server stops the watchdog's pings and `/healthz` says "stalled" when
     these stop coming."""
 

@@ -103,7 +103,9 @@ async def _update(ours: socket.socket, settings: Settings) -> int:
         nonlocal settings, documents, hubs, watcher
         settings, documents = new, Documents(new)
         if new.hubs != hubs.hubs:
-            tasks.add(asyncio.ensure_future(hubs.close()))
+            closing = asyncio.ensure_future(hubs.close())
+            tasks.add(closing)
+            closing.add_done_callback(tasks.discard)
             hubs = HubNotifier(new.hubs)
             hubs.start()
         updater.reload(new)
@@ -111,7 +113,9 @@ async def _update(ours: socket.socket, settings: Settings) -> int:
             old, watcher = watcher, _watcher(new, updater)
             if watching:
                 watcher.start()
-            tasks.add(loop.run_in_executor(None, old.stop))
+            stopping = loop.run_in_executor(None, old.stop)
+            tasks.add(stopping)
+            stopping.add_done_callback(tasks.discard)
 
     def reloaded() -> None:
         """From the updater thread: the reload's update is done with."""
@@ -127,8 +131,8 @@ async def _update(ours: socket.socket, settings: Settings) -> int:
         rescanned_soon=True,  # by the watcher, once the first site is out
         on_reloaded=reloaded,
     )
-    # Started once the first site is out (in `take`): inotify reports every open of a file,
-    # and the first scan opens them all.
+    # Started once the first site is out (in `take`): its setup ends in a rescan, which then
+    # checks what the first scan published (from the cache, say) instead of repeating it.
     watcher = _watcher(settings, updater)
     updater.start()
 

@@ -10,7 +10,7 @@ connection every 20 ms and records each answer's latency; it must be a 200 with 
 separate process so that the attacker's work does not share this process's GIL:
 
 - idle: 1,000 keep-alive connections that made one request each and then say nothing;
-- flood: 2,000 connections held open, twice max_connections (the oldest idle ones give way);
+- flood: 2,000 connections held open (each holds a file descriptor; `LimitNOFILE=` bounds them);
 - loris: 1,000 slow lorises, each sending its request head a byte a second;
 - stuffing: 500 connections each sending 1 MiB of a request head that never ends;
 - stalled: 100 clients that ask for the large page and never read it;
@@ -280,7 +280,7 @@ def _dropped(sock: socket.socket) -> bool:
 
 ATTACKS = {
     "idle": "1,000 idle keep-alive connections",
-    "flood": "2,000 connections held (2x max_connections)",
+    "flood": "2,000 connections held open",
     "loris": "1,000 slow lorises, a byte a second",
     "stuffing": "500 unfinished request heads of 1 MiB",
     "stalled": "100 clients never reading a large page",

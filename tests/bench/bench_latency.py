@@ -104,22 +104,33 @@ def start_daemon(
         text=True,
         env={**os.environ, **(env or {})},
     )
+    listening: list[int] = []
+    heard = threading.Event()
+    watching = threading.Event()
+    threading.Thread(target=_drain, args=(process, listening, heard, watching), daemon=True).start()
+    heard.wait()
+    if not listening:
+        raise RuntimeError("feedd serve did not start")
+    return process, listening[0], watching
+
+
+def _drain(
+    process: subprocess.Popen[str],
+    listening: list[int],
+    heard: threading.Event,
+    watching: threading.Event,
+) -> None:
+    """Read the log (a full pipe would stall the daemon) for the server's port and the
+    watcher's line, which may come in either order."""
     assert process.stderr is not None
     for line in process.stderr:
         match = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)
         if match:
-            watching = threading.Event()
-            threading.Thread(target=_drain, args=(process, watching), daemon=True).start()
-            return process, int(match.group(1)), watching
-    raise RuntimeError("feedd serve did not start")
-
-
-def _drain(process: subprocess.Popen[str], watching: threading.Event) -> None:
-    """Read the log (a full pipe would stall the daemon), watching for the watcher's line."""
-    assert process.stderr is not None
-    for line in process.stderr:
+            listening.append(int(match.group(1)))
+            heard.set()
         if "for changes" in line:
             watching.set()
+    heard.set()  # it ended without listening
 
 
 def wait_until_published(port: int, count: int, timeout: float = 600) -> float:
