@@ -178,8 +178,10 @@ class RemoteDocuments:
 
     async def find(self, site: Site, path: str) -> Lookup:
         if site is not self._site:
+            # A new site: what was asked for the old one may be answered as it was then.
             self._site = site
             self._kept.clear()
+            self._asking.clear()
         kept = self._kept.get(path)
         if kept is not None:
             self._kept.move_to_end(path)
@@ -195,8 +197,9 @@ class RemoteDocuments:
         return await asyncio.shield(future)  # a request given up on leaves it to the others
 
     def forget(self) -> None:
-        """Drop what is kept (the settings changed)."""
+        """Drop what is kept and what is being asked for (the settings changed)."""
         self._kept.clear()
+        self._asking.clear()
 
     def answered(self, answer: Answer) -> None:
         waiting = self._waiting.pop(answer.ask, None)

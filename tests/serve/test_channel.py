@@ -66,3 +66,29 @@ async def test_a_site_arrives_whole_then_as_what_changed() -> None:
     assert (now.articles, now.rejected, now.checked) == (3, 1, False)
     assert now.newest_archive == "2020-12"
     assert dict(served.resources) == dict(first.resources), "the site served stays as it was"
+
+
+async def test_a_request_on_a_new_site_does_not_join_an_ask_made_for_the_old_one() -> None:
+    """Pages built on demand are asked for by path; one asked for before a new site came may
+    be answered as it was then, so a request on the new site asks again."""
+    ours, theirs = socket.socketpair()
+    _, writer = await asyncio.open_unix_connection(sock=ours)
+    reader, other = await asyncio.open_unix_connection(sock=theirs, limit=channel.READ_LIMIT)
+    documents = channel.RemoteDocuments(writer)
+    old, new = _site({"/": b"old"}, 1), _site({"/": b"new"}, 2)
+    page = "/articles/a.html"
+    on_old = asyncio.ensure_future(documents.find(old, page))
+    same_site = asyncio.ensure_future(documents.find(old, page))
+    first = await channel.receive(reader)
+    on_new = asyncio.ensure_future(documents.find(new, page))
+    # (Joined to the old ask, it would send nothing.)
+    second = await asyncio.wait_for(channel.receive(reader), 10)
+    assert isinstance(first, channel.Find) and isinstance(second, channel.Find)
+    assert (first.path, second.path) == (page, page) and first.ask != second.ask
+    before, after = make_resource(b"before", HTML, WHEN), make_resource(b"after", HTML, WHEN)
+    documents.answered(channel.Answer(first.ask, before))
+    documents.answered(channel.Answer(second.ask, after))
+    assert await on_old is before and await same_site is before, "one ask per site and path"
+    assert await on_new is after
+    writer.close()
+    other.close()
