@@ -76,8 +76,14 @@ T = TypeVar("T")
 _LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float = 10.0,
+    what: str = "condition",
+    every: float = 0.005,
+) -> T:
+    """Poll `condition` every `every` seconds until it returns something truthy; fail after
+    `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -85,7 +91,7 @@ def wait_for(condition: Callable[[], T], timeout: float = 10.0, what: str = "con
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
+        time.sleep(every)
 
 
 @dataclass

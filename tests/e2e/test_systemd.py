@@ -29,7 +29,7 @@ from typing import TypeVar
 
 import feedparser
 import pytest
-from helpers import PROJECT, article
+from helpers import PROJECT, article, wait_for
 
 T = TypeVar("T")
 
@@ -120,15 +120,8 @@ else:
 
 
 def wait_until(condition: Callable[[], T], timeout: float, what: str) -> T:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
+    """`wait_for` at the pace of commands run in the container."""
+    return wait_for(condition, timeout, what, every=0.1)
 
 
 def holds(state: Callable[[], T], expected: T, seconds: float) -> None:
