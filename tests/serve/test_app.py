@@ -63,6 +63,23 @@ async def test_documents_have_the_right_types_and_headers(client: TestClient) ->
     assert "default-src 'none'" in csp and "script-src" not in csp
 
 
+async def test_header_names_are_sent_in_their_usual_form(client: TestClient) -> None:
+    """Case-insensitive by the spec, yet some clients look them up by their usual spelling."""
+    plain = await client.get("/feed.atom", headers={"Accept-Encoding": "identity"})
+    packed = await client.get("/feed.atom", headers={"Accept-Encoding": "gzip"})
+    cached = await client.get(
+        "/feed.atom",
+        headers={"Accept-Encoding": "identity", "If-None-Match": plain.headers["ETag"]},
+    )
+    assert cached.status == 304
+    usual = {b"ETag", b"Last-Modified", b"Cache-Control", b"Content-Type", b"Vary"}
+    for response in (plain, packed, cached):
+        names = {name for name, _ in response.raw_headers}
+        assert usual - {b"Content-Type", b"Last-Modified"} <= names, names
+        assert not {b"Etag", b"Last-modified", b"Cache-control"} & names, names
+    assert usual <= {name for name, _ in plain.raw_headers}
+
+
 async def test_served_feeds_parse(client: TestClient) -> None:
     for path in ("/feed.atom", "/feed.rss"):
         parsed = feedparser.parse(await (await client.get(path)).read())
