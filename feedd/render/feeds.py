@@ -261,9 +261,11 @@ def _feed_entry(article: Article, settings: Settings) -> FeedEntry:
     )
     entry.published(instant(article.published))
     entry.updated(instant(article.updated))
-    if article.author:
-        entry.author({"name": article.author})
-        entry.dc.dc_creator(article.author)
+    # Every entry names its author: most readers do not inherit the feed's.
+    author = article.author or settings.author
+    if author:
+        entry.author({"name": author})
+        entry.dc.dc_creator(author)  # RSS's own <author> must be an e-mail address
     if article.source:
         entry.category(term=article.source)
     entry.summary(html.escape(summary_text(article), quote=False), type="html")
@@ -321,8 +323,11 @@ def _json_item(article: Article, settings: Settings) -> dict[str, object]:
         "date_published": instant(article.published).isoformat(),
         "date_modified": instant(article.updated).isoformat(),
     }
-    if article.author:
-        item["authors"] = [{"name": article.author}]
+    author = article.author or settings.author
+    if author:
+        # `author` is JSON Feed 1.0's, which 1.1 says to keep for the readers that know only it.
+        item["authors"] = [{"name": author}]
+        item["author"] = {"name": author}
     if article.source:
         item["tags"] = [article.source]
     return item
