@@ -23,12 +23,14 @@ from lxml import etree
 from feedd import __version__, urls
 from feedd.config import Settings
 from feedd.parse.article import Article
+from feedd.render.language import of_article
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SUMMARY_CHARS = 600
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 _DC_NS = "http://purl.org/dc/elements/1.1/"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,7 @@ def rss(articles: Sequence[Article], settings: Settings, head: FeedHead = MAIN_R
 
 def atom_entry(article: Article, settings: Settings) -> bytes:
     """The `<entry>` of `article`."""
-    return _xml(_feed_entry(article, settings).atom_entry())
+    return _atom_xml(_feed_entry(article, settings), article, settings)
 
 
 def rss_item(article: Article, settings: Settings) -> bytes:
@@ -174,7 +176,22 @@ def rss_item(article: Article, settings: Settings) -> bytes:
 def entry_fragments(article: Article, settings: Settings) -> tuple[bytes, bytes]:
     """`atom_entry` and `rss_item` from one feedgen entry."""
     entry = _feed_entry(article, settings)
-    return _xml(entry.atom_entry()), _rss_xml(entry.rss_entry())
+    return _atom_xml(entry, article, settings), _rss_xml(entry.rss_entry())
+
+
+def _atom_xml(entry: FeedEntry, article: Article, settings: Settings) -> bytes:
+    element = entry.atom_entry()
+    language = entry_language(article, settings)
+    if language is not None:  # (feedgen has no entry-level language for Atom)
+        element.set(_XML_LANG, language)
+    return _xml(element)
+
+
+def entry_language(article: Article, settings: Settings) -> str | None:
+    """The article's language where it is not the site's, for readers that choose a font, a
+    direction or a translation by it."""
+    language = of_article(article, settings.language).lang
+    return None if language == settings.language else language
 
 
 def _xml(element: etree._Element) -> bytes:
@@ -268,6 +285,9 @@ def _feed_entry(article: Article, settings: Settings) -> FeedEntry:
         entry.dc.dc_creator(author)  # RSS's own <author> must be an e-mail address
     if article.source:
         entry.category(term=article.source)
+    language = entry_language(article, settings)
+    if language is not None:
+        entry.dc.dc_language(language)  # RSS items have no language of their own
     entry.summary(html.escape(summary_text(article), quote=False), type="html")
     entry.content(content_html(article, settings), type="html")
     return entry
@@ -330,4 +350,7 @@ def _json_item(article: Article, settings: Settings) -> dict[str, object]:
         item["author"] = {"name": author}
     if article.source:
         item["tags"] = [article.source]
+    language = entry_language(article, settings)
+    if language is not None:
+        item["language"] = language
     return item

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import unicodedata
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote
@@ -19,6 +18,7 @@ from feedd import urls
 from feedd.config import Settings
 from feedd.parse.article import Article
 from feedd.render.feeds import summary_text
+from feedd.render.language import direction, of_article, writing_direction
 from feedd.render.site import HTML, Resource, make_resource
 
 if TYPE_CHECKING:
@@ -63,71 +63,6 @@ _ENVIRONMENT = jinja2.Environment(
 )
 _ENVIRONMENT.filters["human_date"] = lambda when: when.strftime("%-d %B %Y, %H:%M %Z").strip()
 
-# Scripts whose language is unambiguous enough to name; others are marked `lang="und"`
-# (undetermined, BCP 47) rather than claimed to be in the site's language. Not `lang=""`:
-# Chromium lets `:lang()` of the parent match through it.
-_LANGUAGE_BY_SCRIPT = {
-    "HIRAGANA": "ja",
-    "KATAKANA": "ja",
-    "HANGUL": "ko",
-    "CJK": "zh",
-    "HEBREW": "he",
-    "GREEK": "el",
-    "THAI": "th",
-    "GEORGIAN": "ka",
-    "ARMENIAN": "hy",
-}
-# The script each site language is written in, when it is not Latin: text in that script is
-# taken to be in the site's language.
-_SCRIPT_OF_LANGUAGE = {
-    **{lang: "ARABIC" for lang in ("ar", "fa", "ur", "ps", "sd", "ug", "ckb")},
-    **{lang: "HEBREW" for lang in ("he", "yi")},
-    **{lang: "CYRILLIC" for lang in ("ru", "uk", "be", "bg", "mk", "sr", "kk", "ky", "mn", "tg")},
-    **{lang: "CJK" for lang in ("zh", "ja")},
-    "ko": "HANGUL",
-    "el": "GREEK",
-    "th": "THAI",
-    "ka": "GEORGIAN",
-    "hy": "ARMENIAN",
-}
-_RIGHT_TO_LEFT = frozenset(
-    ["ARABIC", "HEBREW", "SYRIAC", "THAANA", "NKO", "SAMARITAN", "MANDAIC", "ADLAM"]
-)
-_URDU_LETTERS = frozenset("ٹڈڑںےۓھ")
-_PERSIAN_LETTERS = frozenset("پچژگ")
-
-
-class Direction(NamedTuple):
-    lang: str
-    dir: str
-
-
-def direction(text: str, site_language: str) -> Direction:
-    """A guess at the language and direction of `text` from its letters, for `lang`/`dir`."""
-    scripts: dict[str, int] = {}
-    for char in text:
-        if char.isalpha():
-            script = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
-            scripts[script] = scripts.get(script, 0) + 1
-    if not scripts:
-        return Direction(site_language, "ltr")
-    main = max(scripts, key=lambda s: scripts[s])
-    if main == "CJK" and ("HIRAGANA" in scripts or "KATAKANA" in scripts):
-        main = "HIRAGANA"
-    dir = "rtl" if main in _RIGHT_TO_LEFT else "ltr"
-    site_script = _script_of(site_language)
-    if main == site_script or (main == "HIRAGANA" and site_script == "CJK"):
-        return Direction(site_language, dir)
-    if main == "ARABIC":
-        letters = set(text)
-        lang = "ur" if letters & _URDU_LETTERS else "fa" if letters & _PERSIAN_LETTERS else "ar"
-        return Direction(lang, dir)
-    return Direction(_LANGUAGE_BY_SCRIPT.get(main, "und"), dir)
-
-
-def _script_of(language: str) -> str:
-    return _SCRIPT_OF_LANGUAGE.get(language.split("-")[0].lower(), "LATIN")
-
 
 def href(page: str, target: str) -> str:
     """The link from the page at URL path `page` to the URL path `target`, relative, so the
@@ -163,7 +98,7 @@ def _common(settings: Settings, page: str) -> dict[str, object]:
         "source_feeds": None,
         "css": Markup(CSS),  # noqa: S704 (our own constant stylesheet)
         "csp": CONTENT_SECURITY_POLICY,
-        "site_dir": "rtl" if _script_of(settings.language) in _RIGHT_TO_LEFT else "ltr",
+        "site_dir": writing_direction(settings.language),
     }
 
 
@@ -199,7 +134,7 @@ def index_document(
 
 def article_page(article: Article, settings: Settings) -> bytes:
     """The page at `urls.article_path(article.path)`."""
-    guess = direction(article.title + " " + article.summary[:200], settings.language)
+    guess = of_article(article, settings.language)
     template = _ENVIRONMENT.get_template("article.html")
     page = urls.article_path(article.path)
     common = _common(settings, page)
