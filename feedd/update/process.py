@@ -33,6 +33,9 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def run(ours: socket.socket, settings: Settings) -> int:
     """The process's body, in the child the server forked. Signals are the server's to act on
     (systemd and a terminal signal both processes): it says stop over the channel."""
+    # A process group of its own: what it starts (the readers' fork server, their workers)
+    # ends with it when the server is gone, whatever state each is in.
+    os.setpgid(0, 0)
     for signum in _SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
     try:
@@ -155,9 +158,11 @@ async def _update(ours: socket.socket, settings: Settings) -> int:
                 break
         else:
             # The server is gone (killed): nobody is served what this process would do, and
-            # nothing else would end it. The cache is a hint; the next start checks it.
+            # nothing else would end it or what it started (a worker being made at that moment
+            # may wait for ever). The cache is a hint; the next start checks it.
             log.warning("the server is gone; stopping at once")
-            return 1
+            os.killpg(0, signal.SIGKILL)
+            return 1  # (not reached: the kill takes this process too)
     finally:
         heart.cancel()
     try:

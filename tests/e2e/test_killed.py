@@ -55,6 +55,27 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _in_group(group: int) -> set[int]:
+    """The live processes of process group `group`, wherever their parents went."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+def _group(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
@@ -120,11 +141,16 @@ def start(seeds: Path, *args: str) -> tuple[subprocess.Popen[str], list[str]]:
 
 
 def killed(process: subprocess.Popen[str]) -> None:
-    """SIGKILL, then every process it started must end by itself."""
+    """SIGKILL, then every process it started must end by itself: those below it now, and
+    those its update process (a process group of its own) starts meanwhile, orphans once it
+    ends."""
     below = _children(process.pid)
+    ours = os.getpgid(0)
+    groups = {group for group in map(_group, below) if group not in (None, ours)}
     process.send_signal(signal.SIGKILL)
     process.wait(10)
     wait_for(lambda: not any(map(_alive, below)), what="the processes feedd started to end")
+    wait_for(lambda: not any(map(_in_group, groups)), what="the update process's group to end")
     assert process.stderr is not None
     process.stderr.close()
 
