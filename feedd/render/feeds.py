@@ -181,13 +181,13 @@ def entry_fragments(article: Article, settings: Settings) -> tuple[bytes, bytes]
 
 def _atom_xml(entry: FeedEntry, article: Article, settings: Settings) -> bytes:
     element = entry.atom_entry()
-    language = entry_language(article, settings)
+    language = _entry_language(article, settings)
     if language is not None:  # (feedgen has no entry-level language for Atom)
         element.set(_XML_LANG, language)
     return _xml(element)
 
 
-def entry_language(article: Article, settings: Settings) -> str | None:
+def _entry_language(article: Article, settings: Settings) -> str | None:
     """The article's language where it is not the site's, for readers that choose a font, a
     direction or a translation by it."""
     language = of_article(article, settings.language).lang
@@ -285,7 +285,7 @@ def _feed_entry(article: Article, settings: Settings) -> FeedEntry:
         entry.dc.dc_creator(author)  # RSS's own <author> must be an e-mail address
     if article.source:
         entry.category(term=article.source)
-    language = entry_language(article, settings)
+    language = _entry_language(article, settings)
     if language is not None:
         entry.dc.dc_language(language)  # RSS items have no language of their own
     entry.summary(html.escape(summary_text(article), quote=False), type="html")
@@ -350,7 +350,7 @@ def _json_item(article: Article, settings: Settings) -> dict[str, object]:
         item["author"] = {"name": author}
     if article.source:
         item["tags"] = [article.source]
-    language = entry_language(article, settings)
+    language = _entry_language(article, settings)
     if language is not None:
         item["language"] = language
     return item

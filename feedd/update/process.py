@@ -32,7 +32,8 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 def run(ours: socket.socket, settings: Settings) -> int:
     """The process's body, in the child the server forked. Signals are the server's to act on
-    (systemd and a terminal signal both processes): it says stop over the channel."""
+    (one sent to the whole cgroup or group reaches this process too): it says stop over the
+    channel."""
     # A process group of its own: what it starts (the readers' fork server, their workers)
     # ends with it when the server is gone, whatever state each is in.
     os.setpgid(0, 0)
