@@ -57,9 +57,9 @@ class Entry(NamedTuple):
     published: datetime
     updated: datetime
     source: str | None
-    # The file's size, mtime and inode, hashed: an edit changes the entry even when it keeps
-    # `updated` (a date in the future, a tool that keeps mtime), so it is published and its
-    # page built again.
+    # The digest of the file's bytes (`reading.digest`): an edit changes the entry even when
+    # it keeps `updated` and the file's size, mtime and inode (`cp -p`), so it is published
+    # and its page built again.
     version: int = 0
 
     @property

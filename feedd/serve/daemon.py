@@ -193,7 +193,6 @@ async def _follow(
 ) -> None:
     """Take in what the update process sends until it closes the channel: answers to asks,
     and new sites, each swapped in whole (the one place a new site goes live)."""
-    ready = False
     while (message := await channel.receive(reader)) is not None:
         heard.at = time.monotonic()
         if isinstance(message, channel.Answer):
@@ -207,6 +206,7 @@ async def _follow(
                 notifier.ready(f"serving {state.site.articles} articles")
             continue
         assert isinstance(message, channel.NewSite)
+        first = state.site is None
         state.site = site = message.after(state.site)
         counts = message.counts
         metrics = state.metrics
@@ -215,8 +215,7 @@ async def _follow(
             metrics.updates += 1
             if counts.first_event is not None:
                 metrics.observe_latency(time.monotonic() - counts.first_event)
-        if not ready:
-            ready = True
+        if first:
             notifier.ready(f"serving {site.articles} articles")
         else:
             notifier.status(f"serving {site.articles} articles")

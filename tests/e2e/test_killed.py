@@ -37,16 +37,22 @@ _LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
 pytestmark = pytest.mark.timeout(0 if "KILL_ROUNDS" in os.environ else 300)
 
 
-def _children(pid: int) -> set[int]:
-    """Every process below `pid`, found by their parents in /proc."""
-    parents: dict[int, int] = {}
+def _stats() -> dict[int, list[str]]:
+    """Every process's /proc/PID/stat fields after the command name (state [0], ppid [1],
+    process group [2])."""
+    stats = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+                stats[int(entry.name)] = (entry / "stat").read_text().rpartition(")")[2].split()
             except OSError:
                 continue
-            parents[int(entry.name)] = int(fields[1])
+    return stats
+
+
+def _children(pid: int) -> set[int]:
+    """Every process below `pid`, found by their parents in /proc."""
+    parents = {child: int(fields[1]) for child, fields in _stats().items()}
     found: set[int] = set()
     frontier = {pid}
     while frontier:
@@ -57,16 +63,7 @@ def _children(pid: int) -> set[int]:
 
 def _in_group(group: int) -> set[int]:
     """The live processes of process group `group`, wherever their parents went."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if int(fields[2]) == group and fields[0] != "Z":
-                found.add(int(entry.name))
-    return found
+    return {pid for pid, fields in _stats().items() if int(fields[2]) == group and fields[0] != "Z"}
 
 
 def _group(pid: int) -> int | None:
